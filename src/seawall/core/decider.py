@@ -1,0 +1,118 @@
+"""The Decider: facts and `now` in, a verdict out. Synchronous, never awaits."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from typing import Final
+
+from seawall.core.facts import RequestFacts
+from seawall.core.limiter import Gcra
+from seawall.core.rules import CompiledMatch, LimitKey, Rule, Ruleset, RulesetDelta
+from seawall.core.verdict import ALLOW, Action, Verdict
+
+_DEFAULT_STATUS: Final = {
+    Action.ALLOW: 200,
+    Action.CACHE: 200,
+    Action.THROTTLE: 429,
+    Action.CHALLENGE: 403,
+    Action.BLOCK: 403,
+}
+
+
+def _limit_key(key: LimitKey, f: RequestFacts) -> Hashable:
+    if key is LimitKey.ADDRESS:
+        return f.client.value
+    if key is LimitKey.PREFIX:
+        return f.prefix
+    if key is LimitKey.TOKEN:
+        return f.principal or f.client.value
+    if key is LimitKey.ROUTE:
+        return f.route
+    if key is LimitKey.TARGET:
+        return f.target
+    return None
+
+
+class _Compiled:
+    __slots__ = ("limiter", "match", "rule", "verdict")
+
+    def __init__(self, rule: Rule, limiter: Gcra | None) -> None:
+        self.rule = rule
+        self.match = CompiledMatch(rule.match, f"rules[{rule.id}].match")
+        self.limiter = limiter
+        status = rule.status or _DEFAULT_STATUS[rule.action]
+        self.verdict = Verdict(
+            rule.action, rule.reason or rule.id, rule.id, status, 0.0, rule.close
+        )
+
+
+class Decider:
+    """Evaluates rules in order; the first rule that fires decides.
+
+    A rule without a rate fires on every match; a rule with a rate fires only for
+    requests above it. An allow rule that fires ends evaluation with ALLOW, so
+    allowlists placed first protect their clients from every later rule.
+    """
+
+    __slots__ = ("_compiled", "_limiters", "_max_keys", "_ruleset")
+
+    def __init__(self, ruleset: Ruleset | None = None, max_keys: int = 100_000) -> None:
+        self._max_keys = max_keys
+        self._limiters: dict[str, tuple[tuple[float, int, LimitKey], Gcra]] = {}
+        self._ruleset = Ruleset()
+        self._compiled: tuple[_Compiled, ...] = ()
+        if ruleset is not None:
+            self.apply(RulesetDelta(add=ruleset.rules))
+
+    @property
+    def ruleset(self) -> Ruleset:
+        return self._ruleset
+
+    def apply(self, delta: RulesetDelta) -> Ruleset:
+        """Swap in a new ruleset atomically; limiter state survives for unchanged limits."""
+        new = self._ruleset.apply(delta)
+        compiled = []
+        limiters: dict[str, tuple[tuple[float, int, LimitKey], Gcra]] = {}
+        for rule in new.rules:
+            gcra = None
+            if rule.rate > 0:
+                shape = (rule.rate, rule.burst, rule.key)
+                old = self._limiters.get(rule.id)
+                gcra = (
+                    old[1]
+                    if old and old[0] == shape
+                    else Gcra(rule.rate, rule.burst, self._max_keys)
+                )
+                limiters[rule.id] = (shape, gcra)
+            compiled.append(_Compiled(rule, gcra))
+        self._compiled, self._limiters, self._ruleset = tuple(compiled), limiters, new
+        return new
+
+    def expired(self, now: float) -> RulesetDelta:
+        """The delta that removes rules whose expiry has passed (apply it to clean up)."""
+        ids = tuple(r.id for r in self._ruleset.rules if r.expires is not None and r.expires <= now)
+        return RulesetDelta(remove=ids)
+
+    def tracked_keys(self) -> int:
+        return sum(len(g) for _, g in self._limiters.values())
+
+    def decide(self, f: RequestFacts, now: float) -> Verdict:
+        for c in self._compiled:
+            rule = c.rule
+            if rule.expires is not None and rule.expires <= now:
+                continue
+            if not c.match(f):
+                continue
+            if c.limiter is not None:
+                wait = c.limiter.hit(_limit_key(rule.key, f), now)
+                if rule.action is Action.ALLOW:
+                    # an allowance: within the rate it ends evaluation, above it the rest applies
+                    if wait <= 0.0:
+                        return c.verdict
+                    continue
+                if wait <= 0.0:
+                    continue
+                v = c.verdict
+                return Verdict(v.action, v.reason, v.rule_id, v.status, wait, v.close)
+            return c.verdict
+        return ALLOW

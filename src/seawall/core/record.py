@@ -1,0 +1,23 @@
+"""A record: facts plus verdict plus outcome. The input of detection and of the access log."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from seawall.core.facts import RequestFacts
+from seawall.core.verdict import Verdict
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    facts: RequestFacts
+    verdict: Verdict
+    status: int
+    bytes_in: int
+    bytes_out: int
+    latency: float  # seconds from head received to last byte handed to the socket
+    origin_time: float  # seconds the origin took to answer the head; 0 when not asked
+    cache: str  # "", "hit", "miss", "stale"
+    request_id: str
+    time: float  # wall-clock epoch seconds at the head
+    error: str = ""  # why the exchange failed, when it did

@@ -1,0 +1,144 @@
+"""Rules, rulesets and deltas: what the Decider enforces and how it changes."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+from seawall.core.facts import ClientClass, RequestFacts
+from seawall.core.net import CidrSet
+from seawall.core.verdict import Action
+
+
+class LimitKey(enum.Enum):
+    """What a rate limit counts per."""
+
+    ADDRESS = "address"
+    PREFIX = "prefix"
+    TOKEN = "token"
+    ROUTE = "route"
+    TARGET = "target"
+    GLOBAL = "global"
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """Every non-empty field must match (AND); values within one field are alternatives (OR)."""
+
+    cidrs: tuple[str, ...] = ()
+    methods: frozenset[str] = frozenset()
+    hosts: frozenset[str] = frozenset()
+    paths: tuple[str, ...] = ()  # prefixes; a trailing '$' means exact
+    routes: frozenset[str] = frozenset()
+    targets: frozenset[str] = frozenset()
+    classes: frozenset[ClientClass] = frozenset()
+    user_agents: tuple[str, ...] = ()  # substrings, case-insensitive; never a reason to trust
+    header_fps: frozenset[str] = frozenset()
+    countries: frozenset[str] = frozenset()
+    asns: frozenset[int] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """A mitigation. With `rate`, the action hits only requests above the rate per `key`."""
+
+    id: str
+    action: Action
+    match: Match = field(default_factory=Match)
+    rate: float = 0.0
+    burst: int = 1
+    key: LimitKey = LimitKey.ADDRESS
+    status: int = 0  # 0: the action's usual status (403 block, 429 throttle)
+    close: bool = False  # block by closing the connection silently
+    priority: int = 100  # lower runs first; ties keep insertion order
+    expires: float | None = None  # monotonic seconds; None: until removed
+    origin: str = "config"
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RulesetDelta:
+    """A change to a ruleset: rules added (replacing same ids) and ids removed."""
+
+    add: tuple[Rule, ...] = ()
+    remove: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Ruleset:
+    version: int = 0
+    rules: tuple[Rule, ...] = ()
+
+    def apply(self, delta: RulesetDelta) -> Ruleset:
+        gone = set(delta.remove) | {r.id for r in delta.add}
+        kept = [r for r in self.rules if r.id not in gone]
+        merged = sorted([*kept, *delta.add], key=lambda r: r.priority)
+        return Ruleset(self.version + 1, tuple(merged))
+
+
+class CompiledMatch:
+    """A Match turned into the cheapest checks, most selective first."""
+
+    __slots__ = (
+        "asns",
+        "cidrs",
+        "classes",
+        "countries",
+        "fps",
+        "hosts",
+        "methods",
+        "paths",
+        "routes",
+        "targets",
+        "uas",
+    )
+
+    def __init__(self, m: Match, key: str = "") -> None:
+        self.cidrs = CidrSet(m.cidrs, f"{key}.cidrs") if m.cidrs else None
+        self.methods = m.methods
+        self.hosts = frozenset(h.lower() for h in m.hosts)
+        self.paths = m.paths
+        self.routes = m.routes
+        self.targets = m.targets
+        self.classes = m.classes
+        self.uas = tuple(u.lower() for u in m.user_agents)
+        self.fps = m.header_fps
+        self.countries = m.countries
+        self.asns = m.asns
+
+    def __call__(self, f: RequestFacts) -> bool:
+        if self.cidrs is not None and not self.cidrs.contains(f.client):
+            return False
+        if self.methods and f.method not in self.methods:
+            return False
+        if self.classes and f.klass not in self.classes:
+            return False
+        if self.routes and f.route not in self.routes:
+            return False
+        if self.targets and f.target not in self.targets:
+            return False
+        if self.hosts and f.host not in self.hosts:
+            return False
+        if self.paths and not _path_matches(self.paths, f.path):
+            return False
+        if self.fps and f.header_fp not in self.fps:
+            return False
+        if self.countries and f.country not in self.countries:
+            return False
+        if self.asns and f.asn not in self.asns:
+            return False
+        if self.uas:
+            ua = f.user_agent.lower()
+            if not any(u in ua for u in self.uas):
+                return False
+        return True
+
+
+def _path_matches(paths: tuple[str, ...], path: str) -> bool:
+    for p in paths:
+        if p.endswith("$"):
+            if path == p[:-1]:
+                return True
+        elif path.startswith(p):
+            return True
+    return False

@@ -1,0 +1,31 @@
+"""The Decider's answer for one request."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class Action(enum.IntEnum):
+    ALLOW = 0
+    CACHE = 1
+    THROTTLE = 2
+    CHALLENGE = 3
+    BLOCK = 4
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    action: Action
+    reason: str = ""
+    rule_id: str = ""
+    status: int = 200
+    retry_after: float = 0.0
+    close: bool = False  # block by closing the connection without a response
+
+
+ALLOW = Verdict(Action.ALLOW, "default")

@@ -1,0 +1,95 @@
+"""Access log sink: JSON lines (or nginx combined), written in batches."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+import msgspec
+
+from seawall.core.record import Record
+
+_encoder = msgspec.json.Encoder()
+
+
+def json_line(r: Record) -> bytes:
+    f = r.facts
+    return _encoder.encode(
+        {
+            "time": round(r.time, 3),
+            "client": f.client.text,
+            "peer": f.peer.text,
+            "method": f.method,
+            "host": f.host,
+            "path": f.path,
+            "query": f.query,
+            "status": r.status,
+            "bytes_in": r.bytes_in,
+            "bytes_out": r.bytes_out,
+            "latency_ms": round(r.latency * 1000, 3),
+            "origin_ms": round(r.origin_time * 1000, 3),
+            "verdict": r.verdict.action.label,
+            "reason": r.verdict.reason,
+            "rule": r.verdict.rule_id,
+            "class": f.klass.label,
+            "route": f.route,
+            "target": f.target,
+            "ua": f.user_agent,
+            "fp": f.header_fp,
+            "cache": r.cache,
+            "request_id": r.request_id,
+            "tls": f.tls.version,
+            "error": r.error,
+        }
+    )
+
+
+def combined_line(r: Record) -> bytes:
+    f = r.facts
+    stamp = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(r.time))
+    target = f"{f.path}?{f.query}" if f.query else f.path
+    ua = f.user_agent.replace('"', "%22")
+    return (
+        f'{f.client.text} - - [{stamp}] "{f.method} {target} HTTP/1.1" {r.status} '
+        f'{r.bytes_out} "-" "{ua}"'
+    ).encode("utf-8", "replace")
+
+
+class AccessLog:
+    """A record sink. '-' is standard output; files are opened for append and reopened on demand."""
+
+    name = "access_log"
+
+    def __init__(self, path: str, fmt: str = "json") -> None:
+        self.path = path
+        self._format = combined_line if fmt == "combined" else json_line
+        self._fd = self._open()
+        self.write_errors = 0
+
+    def _open(self) -> int:
+        if self.path == "-":
+            return sys.stdout.fileno()
+        return os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+
+    def reopen(self) -> None:
+        """For log rotation (SIGHUP/SIGUSR1)."""
+        if self.path != "-":
+            old, self._fd = self._fd, self._open()
+            os.close(old)
+
+    def consume(self, records: list[Record]) -> None:
+        fmt = self._format
+        data = b"\n".join([fmt(r) for r in records]) + b"\n"
+        try:
+            view = memoryview(data)
+            while view:
+                n = os.write(self._fd, view)
+                view = view[n:]
+        except OSError:
+            self.write_errors += 1
+            raise
+
+    def close(self) -> None:
+        if self.path != "-":
+            os.close(self._fd)

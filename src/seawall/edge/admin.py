@@ -1,0 +1,200 @@
+"""The admin API: health, readiness, Prometheus metrics and rules, behind a bearer token."""
+
+from __future__ import annotations
+
+import hmac
+import json
+from collections.abc import Iterator
+from typing import Any, Protocol
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from seawall.config.build import build_rule, rule_to_spec
+from seawall.config.schema import RuleSpec
+from seawall.core.rules import Ruleset, RulesetDelta
+from seawall.edge.stats import LATENCY_BUCKETS
+from seawall.runtime.clock import Clock
+
+
+class Control(Protocol):
+    """What the admin API drives: one worker in-process, or a supervisor of several."""
+
+    def ruleset(self) -> Ruleset: ...
+
+    def apply(self, delta: RulesetDelta) -> Ruleset: ...
+
+    def stats(self) -> dict[str, Any]: ...
+
+    def ready(self) -> bool: ...
+
+
+class RulesChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    add: list[RuleSpec] = Field(default_factory=list)
+    remove: list[str] = Field(default_factory=list)
+
+
+def _buckets(counts: list[int], total: float) -> tuple[list[tuple[str, float]], float]:
+    out, running = [], 0
+    for bound, n in zip(LATENCY_BUCKETS, counts, strict=False):
+        running += n
+        out.append((repr(bound), float(running)))
+    running += counts[-1]
+    out.append(("+Inf", float(running)))
+    return out, total
+
+
+class StatsCollector:
+    """Turns the summed worker counters into Prometheus families at scrape time."""
+
+    def __init__(self, control: Control) -> None:
+        self.control = control
+
+    def collect(self) -> Iterator[Metric]:
+        s = self.control.stats()
+        req = CounterMetricFamily(
+            "seawall_requests",
+            "Requests by verdict, class and route.",
+            labels=["verdict", "class", "route"],
+        )
+        for (verdict, klass, route), n in sorted(s["requests"].items()):
+            req.add_metric([verdict, klass, route], n)
+        yield req
+        st = CounterMetricFamily("seawall_responses", "Responses by status.", labels=["status"])
+        for status, n in sorted(s["statuses"].items()):
+            st.add_metric([str(status)], n)
+        yield st
+        ce = CounterMetricFamily("seawall_client_errors", "Refused client input.", labels=["kind"])
+        for kind, n in sorted(s["client_errors"].items()):
+            ce.add_metric([kind], n)
+        yield ce
+        oe = CounterMetricFamily("seawall_origin_errors", "Origin failures.", labels=["kind"])
+        for kind, n in sorted(s["origin_errors"].items()):
+            oe.add_metric([kind], n)
+        yield oe
+        lat = HistogramMetricFamily(
+            "seawall_request_duration_seconds", "Time from head to last byte.", labels=["route"]
+        )
+        for route, (counts, total) in sorted(s["latency"].items()):
+            b, t = _buckets(counts, total)
+            lat.add_metric([route], b, t)
+        yield lat
+        olat = HistogramMetricFamily("seawall_origin_duration_seconds", "Origin time to head.")
+        b, t = _buckets(*s["origin_latency"])
+        olat.add_metric([], b, t)
+        yield olat
+        yield CounterMetricFamily(
+            "seawall_connections", "Client connections accepted.", value=s["connections_total"]
+        )
+        yield GaugeMetricFamily(
+            "seawall_connections_open", "Client connections open.", value=s["connections_open"]
+        )
+        ref = CounterMetricFamily(
+            "seawall_connections_refused", "Connections refused by caps.", labels=["cap"]
+        )
+        for cap, n in sorted(s["connections_refused"].items()):
+            ref.add_metric([cap], n)
+        yield ref
+        yield CounterMetricFamily(
+            "seawall_pool_created", "Origin connections opened.", value=s["pool_created"]
+        )
+        yield CounterMetricFamily(
+            "seawall_pool_reused", "Origin connections reused.", value=s["pool_reused"]
+        )
+        for name, value in sorted(s["gauges"].items()):
+            yield GaugeMetricFamily(f"seawall_{name}", f"{name.replace('_', ' ')}.", value=value)
+
+
+def make_app(control: Control, token: str, clock: Clock) -> web.Application:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(StatsCollector(control))
+
+    def authorized(request: web.Request) -> None:
+        if not token:
+            raise web.HTTPForbidden(
+                text="set admin.token in the configuration to use this endpoint\n"
+            )
+        given = request.headers.get("Authorization", "")
+        if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+            raise web.HTTPUnauthorized(
+                text="a valid 'Authorization: Bearer <admin.token>' is required\n",
+                headers={"WWW-Authenticate": 'Bearer realm="seawall-admin"'},
+            )
+
+    async def healthz(_: web.Request) -> web.Response:
+        return web.Response(text="ok\n")
+
+    async def readyz(_: web.Request) -> web.Response:
+        if control.ready():
+            return web.Response(text="ready\n")
+        return web.Response(status=503, text="not ready\n")
+
+    async def metrics(request: web.Request) -> web.Response:
+        authorized(request)
+        return web.Response(
+            body=generate_latest(registry), content_type="text/plain", charset="utf-8"
+        )
+
+    def rules_json() -> dict[str, Any]:
+        rs, now = control.ruleset(), clock.monotonic()
+        return {"version": rs.version, "rules": [rule_to_spec(r, now) for r in rs.rules]}
+
+    async def get_rules(request: web.Request) -> web.Response:
+        authorized(request)
+        return web.json_response(rules_json())
+
+    async def post_rules(request: web.Request) -> web.Response:
+        authorized(request)
+        try:
+            body = await request.json()
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise web.HTTPBadRequest(text=f"body is not JSON: {exc}\n") from None
+        if isinstance(body, dict) and "id" in body:
+            body = {"add": [body]}
+        try:
+            change = RulesChange.model_validate(body)
+        except ValidationError as exc:
+            errors = [{"at": ".".join(map(str, e["loc"])), "error": e["msg"]} for e in exc.errors()]
+            return web.json_response(
+                {"error": "invalid rules change", "details": errors}, status=400
+            )
+        now = clock.monotonic()
+        delta = RulesetDelta(
+            add=tuple(build_rule(s, now, origin="admin") for s in change.add),
+            remove=tuple(change.remove),
+        )
+        control.apply(delta)
+        return web.json_response(rules_json())
+
+    async def delete_rule(request: web.Request) -> web.Response:
+        authorized(request)
+        rule_id = request.match_info["rule_id"]
+        if all(r.id != rule_id for r in control.ruleset().rules):
+            raise web.HTTPNotFound(text=f"no rule {rule_id!r}\n")
+        control.apply(RulesetDelta(remove=(rule_id,)))
+        return web.json_response(rules_json())
+
+    app = web.Application(client_max_size=1024 * 1024)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/v1/rules", get_rules)
+    app.router.add_post("/v1/rules", post_rules)
+    app.router.add_delete("/v1/rules/{rule_id}", delete_rule)
+    return app
+
+
+async def start_admin(app: web.Application, host: str, port: int) -> web.AppRunner:
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    return runner

@@ -1,0 +1,565 @@
+"""The client side of the edge: parse, decide, answer or hand the exchange to an upstream."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from typing import TYPE_CHECKING, cast
+
+import httptools
+
+from seawall.core.errors import ClientError
+from seawall.core.facts import NO_TLS, RequestFacts, TlsFacts
+from seawall.core.keys import header_fingerprint, normalize_path, query_shape
+from seawall.core.net import (
+    Address,
+    forwarded_for_values,
+    forwarding_chain,
+    parse_address,
+    prefix_of,
+)
+from seawall.core.record import Record
+from seawall.core.verdict import Action
+from seawall.edge.exchange import LAST_CHUNK, Exchange, frame
+from seawall.edge.proxy_protocol import parse_proxy_header
+from seawall.edge.request import inspect_head, request_id, upstream_head
+from seawall.edge.responses import CONTINUE_100, simple_response
+
+if TYPE_CHECKING:
+    from seawall.edge.context import EdgeContext
+    from seawall.edge.upstream import UpstreamConnection
+
+log = logging.getLogger("seawall.edge")
+
+_UNKNOWN = Address("0.0.0.0", 0, False)
+_MAX_PENDING = 8  # pipelined requests parsed ahead of the one in flight
+_BODY_BUFFER = 65_536  # request body bytes held before an upstream is attached
+_BODY_GRACE = 5.0  # seconds before the minimum body rate applies
+# client-side deadline kinds
+IDLE, HEAD, BODY, SEND, NONE = range(5)
+
+
+class ClientConnection(asyncio.Protocol):
+    """One client connection. All work happens in callbacks; no task per request."""
+
+    def __init__(self, ctx: EdgeContext, proxy_protocol: bool) -> None:
+        self.ctx = ctx
+        self.s = ctx.settings
+        self.transport: asyncio.Transport | None = None
+        self.parser = httptools.HttpRequestParser(self)
+        self.peer = _UNKNOWN
+        self.peer_prefix = ""
+        self.tls = NO_TLS
+        self.proxy_buf: bytearray | None = bytearray() if proxy_protocol else None
+        self.counted = False
+        # the request being parsed
+        self.url = b""
+        self.raw: list[tuple[bytes, bytes]] = []
+        self.head_bytes = 0
+        self.parsing: Exchange | None = None
+        # exchanges: the one in flight, then those parsed ahead of it
+        self.active: Exchange | None = None
+        self.pending: deque[Exchange] = deque()
+        self.upstream: UpstreamConnection | None = None
+        self.tunnel = False
+        self.closed = False
+        self.read_pauses = 0  # bitmask of reasons reading is paused
+        self.deadline = 0.0
+        self.kind = IDLE
+        self.body_since = 0.0
+        self.upstream_deadline = 0.0
+
+    # ---- lifecycle -------------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+        self.transport = transport
+        ctx = self.ctx
+        ctx.stats.connections_total += 1
+        if len(ctx.connections) >= self.s.max_connections or ctx.draining:
+            ctx.stats.connections_refused["total"] += 1
+            transport.abort()
+            self.closed = True
+            return
+        ctx.connections.add(self)
+        ctx.stats.connections_open = len(ctx.connections)
+        peer = transport.get_extra_info("peername")
+        addr = parse_address(peer[0]) if peer else None
+        self.tls = _tls_facts(transport)
+        self.set_deadline(HEAD if self.proxy_buf is not None else IDLE)
+        if self.proxy_buf is None:
+            self._set_peer(addr or _UNKNOWN)
+
+    def _set_peer(self, addr: Address) -> None:
+        self.peer = addr
+        self.peer_prefix = prefix_of(addr)
+        per = self.ctx.per_address
+        if per[addr.value] >= self.s.max_connections_per_address:
+            self.ctx.stats.connections_refused["per_address"] += 1
+            self.abort()
+            return
+        per[addr.value] += 1
+        self.counted = True
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        ctx = self.ctx
+        ctx.connections.discard(self)
+        ctx.stats.connections_open = len(ctx.connections)
+        if self.counted:
+            self.counted = False
+            per = ctx.per_address
+            per[self.peer.value] -= 1
+            if per[self.peer.value] <= 0:
+                del per[self.peer.value]
+        up, self.upstream = self.upstream, None
+        if up is not None:
+            up.detach_and_close()
+        ex = self.active
+        if ex is not None and not ex.status:
+            ex.status = 499
+            ex.error = "client closed the connection"
+            self.finish(ex)
+
+    def abort(self) -> None:
+        self.closed = True
+        if self.transport is not None:
+            self.transport.abort()
+
+    def set_deadline(self, kind: int) -> None:
+        self.kind = kind
+        s = self.s
+        now = self.ctx.clock.monotonic()
+        if kind == IDLE:
+            self.deadline = now + s.idle_timeout
+        elif kind == HEAD:
+            self.deadline = now + s.head_timeout
+        elif kind == SEND:
+            self.deadline = now + s.send_timeout
+        elif kind == BODY:
+            self.body_since = now
+            self.deadline = now + _BODY_GRACE
+        else:
+            self.deadline = 0.0
+
+    def check_timeouts(self, now: float) -> None:
+        """Called by the worker's sweeper: nginx-style timers without a handle per request."""
+        if self.closed:
+            return
+        if self.upstream_deadline and now > self.upstream_deadline and self.upstream is not None:
+            self.upstream.timed_out()
+            return
+        if not self.deadline or now <= self.deadline:
+            return
+        kind = self.kind
+        if kind == BODY:
+            ex = self.parsing
+            rate = self.s.body_min_rate
+            if (
+                ex is None
+                or not rate
+                or ex.body_bytes >= rate * (now - self.body_since - _BODY_GRACE)
+            ):
+                self.deadline = now + 1.0
+                return
+            self.client_error(ClientError(408, "request body arrived too slowly"))
+        elif kind == HEAD:
+            if self.head_bytes:
+                self.client_error(ClientError(408, "request head not received in time"))
+            else:
+                self.abort()
+        elif kind == SEND:
+            self.ctx.stats.client_errors["send_timeout"] += 1
+            self.abort()
+        else:  # idle keep-alive
+            self.close()
+
+    def close(self) -> None:
+        if not self.closed and self.transport is not None:
+            self.closed = True
+            self.transport.close()
+
+    # ---- reading ---------------------------------------------------------------------------
+
+    def data_received(self, data: bytes) -> None:
+        if self.tunnel:
+            self.set_deadline(IDLE)
+            if self.upstream is not None:
+                self.upstream.send(data)
+            return
+        if self.proxy_buf is not None and not self._read_proxy(data):
+            return
+        if self.proxy_buf is not None:
+            data, self.proxy_buf = bytes(self.proxy_buf), None
+            if not data:
+                return
+        if self.kind == IDLE:
+            self.set_deadline(HEAD)
+        in_head = self.parsing is None
+        if in_head:
+            self.head_bytes += len(data)
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade as exc:
+            self._upgrade_data(data[exc.args[0] :] if exc.args else b"")
+        except httptools.HttpParserCallbackError as exc:
+            self._callback_failed(exc)
+            return
+        except httptools.HttpParserError as exc:
+            reason = str(exc) or "malformed request"
+            self.client_error(
+                ClientError(
+                    414 if "URL" in reason and len(self.url) > self.s.max_url_bytes else 400, reason
+                )
+            )
+            return
+        if (
+            self.parsing is None
+            and self.head_bytes > self.s.max_header_bytes + self.s.max_url_bytes
+        ):
+            self.client_error(ClientError(431, "request head too large"))
+            return
+        self.pump()
+
+    def _read_proxy(self, data: bytes) -> bool:
+        """Consume the PROXY header; True once done (the rest is left in proxy_buf)."""
+        buf = self.proxy_buf
+        assert buf is not None
+        buf += data
+        try:
+            parsed = parse_proxy_header(buf)
+        except ClientError as exc:
+            self.ctx.stats.client_errors["proxy_protocol"] += 1
+            log.debug("bad PROXY header from %s: %s", self.transport_peer(), exc.reason)
+            self.abort()
+            return False
+        if parsed is None:
+            return False
+        info, used = parsed
+        del buf[:used]
+        if info.source is not None:
+            self._set_peer(info.source)
+        else:
+            peer = self.transport.get_extra_info("peername") if self.transport else None
+            self._set_peer((parse_address(peer[0]) if peer else None) or _UNKNOWN)
+        return not self.closed
+
+    def transport_peer(self) -> str:
+        peer = self.transport.get_extra_info("peername") if self.transport else None
+        return str(peer[0]) if peer else "?"
+
+    def _callback_failed(self, exc: Exception) -> None:
+        cause = exc.__context__
+        if isinstance(cause, ClientError):
+            self.client_error(cause)
+            return
+        log.error("internal error parsing a request", exc_info=cause or exc)
+        self.ctx.stats.client_errors["internal"] += 1
+        self.respond_and_close(500, "internal error in the edge")
+
+    def _upgrade_data(self, rest: bytes) -> None:
+        ex = self.pending[-1] if self.pending else self.active
+        if ex is not None and ex.head.upgrade:
+            ex.early = rest
+        self.pause_reading(4)  # nothing more is HTTP until the origin answers the upgrade
+
+    # ---- httptools callbacks ----------------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        self.url = b""
+        self.raw = []
+
+    def on_url(self, url: bytes) -> None:
+        self.url += url
+        if len(self.url) > self.s.max_url_bytes:
+            raise ClientError(414, f"request target over {self.s.max_url_bytes} bytes")
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.raw.append((name, value))
+        if len(self.raw) > self.s.max_headers:
+            raise ClientError(431, f"more than {self.s.max_headers} header fields")
+
+    def on_headers_complete(self) -> None:
+        p = self.parser
+        http11 = p.get_http_version() == "1.1"
+        size = len(self.url) + sum(len(n) + len(v) + 4 for n, v in self.raw)
+        if size > self.s.max_header_bytes + self.s.max_url_bytes:
+            raise ClientError(431, "request head too large")
+        method = p.get_method()
+        if method == b"CONNECT":
+            raise ClientError(405, "CONNECT is not proxied")
+        head = inspect_head(self.raw, http11, self.s.max_body_bytes)
+        ctx = self.ctx
+        rid = request_id(head.headers.get("x-request-id"), "") or ctx.next_request_id()
+        ex = Exchange(
+            method, self.url, self.raw, head, ctx.clock.monotonic(), ctx.clock.wall(), rid
+        )
+        self.head_bytes = 0
+        self.parsing = ex
+        self.set_deadline(BODY if ex.has_body else NONE)
+        if self.active is None:
+            self.active = ex
+        else:
+            self.pending.append(ex)
+            if len(self.pending) >= _MAX_PENDING:
+                self.pause_reading(1)
+
+    def on_body(self, body: bytes) -> None:
+        ex = self.parsing
+        if ex is None:
+            return
+        ex.body_bytes += len(body)
+        if ex.body_bytes > self.s.max_body_bytes:
+            raise ClientError(413, f"body over the limit of {self.s.max_body_bytes} bytes")
+        if ex is self.active and self.upstream is not None and ex.verdict is not None:
+            self.upstream.send(frame(body, ex.head.chunked))
+            return
+        ex.body.append(body)
+        if sum(map(len, ex.body)) > _BODY_BUFFER:
+            self.pause_reading(2)
+
+    def on_message_complete(self) -> None:
+        ex = self.parsing
+        if ex is None:
+            return
+        ex.complete = True
+        self.parsing = None
+        self.set_deadline(NONE if self.active is not None else IDLE)
+        attached = ex is self.active and self.upstream is not None and ex.verdict is not None
+        if attached and ex.head.chunked:
+            assert self.upstream is not None
+            self.upstream.send(LAST_CHUNK)
+
+    # ---- deciding and starting exchanges ------------------------------------------------------
+
+    def pump(self) -> None:
+        """Start the active exchange if it has not started yet."""
+        ex = self.active
+        if ex is None or ex.verdict is not None or self.closed:
+            return
+        ctx = self.ctx
+        if ex.facts is None:
+            if ex.waiting:
+                return
+            token = ctx.classifier.needs_introspection(ex.head.headers, ex.wall)
+            if token is not None and ctx.introspector is not None:
+                # identity needs the origin's word first; the answer lands in the cache
+                ex.waiting = True
+                task = asyncio.get_running_loop().create_task(
+                    ctx.introspector.lookup(token), name=f"introspect-{ex.rid}"
+                )
+                ctx.tasks.add(task)
+                task.add_done_callback(lambda t: self._after_introspection(t, ex))
+                return
+            ex.facts = self.facts(ex)
+        verdict = ctx.decider.decide(ex.facts, ex.t0)
+        ex.verdict = verdict
+        if verdict.action is Action.ALLOW or verdict.action is Action.CACHE:
+            self.forward(ex)
+        else:
+            self.refuse(ex)
+
+    def _after_introspection(self, task: asyncio.Task[object], ex: Exchange) -> None:
+        self.ctx.tasks.discard(task)
+        ex.waiting = False
+        if self.closed or ex is not self.active:
+            return
+        ex.facts = self.facts(ex)
+        self.pump()
+
+    def facts(self, ex: Exchange) -> RequestFacts:
+        ctx = self.ctx
+        h = ex.head.headers
+        xff = h.get("x-forwarded-for")
+        if xff is None and "forwarded" in h:
+            xff = forwarded_for_values(h["forwarded"])
+        client, ex.forwarded_for = forwarding_chain(self.peer, xff, ctx.trusted)
+        path_b, _, query_b = ex.target.partition(b"?")
+        if path_b.startswith((b"http://", b"https://")):
+            path_b = b"/" + path_b.split(b"/", 3)[-1] if path_b.count(b"/") >= 3 else b"/"
+        path = normalize_path(path_b.decode("latin-1"))
+        query = query_b.decode("latin-1")
+        route, target = ctx.router.match(path)
+        klass, principal = ctx.classifier.classify(client, h, ex.wall)
+        host = h.get("host", "").lower()
+        return RequestFacts(
+            client=client,
+            peer=self.peer,
+            prefix=self.peer_prefix if client is self.peer else prefix_of(client),
+            method=ex.method.decode("latin-1"),
+            host=host.rsplit(":", 1)[0] if not host.endswith("]") else host,
+            path=path,
+            query=query,
+            route=route,
+            target=target,
+            query_shape=query_shape(query),
+            header_fp=header_fingerprint([n for n, _ in ex.raw]),
+            user_agent=h.get("user-agent", ""),
+            has_cookie="cookie" in h,
+            has_auth="authorization" in h,
+            klass=klass,
+            principal=principal,
+            tls=self.tls,
+        )
+
+    def forward(self, ex: Exchange) -> None:
+        if ex.head.expect_continue and not ex.complete:
+            self.write(CONTINUE_100)
+        assert ex.facts is not None
+        ctx = self.ctx
+        assert ctx.origins is not None
+        head = upstream_head(
+            ex.method,
+            ex.target,
+            ex.raw,
+            ex.head,
+            ex.forwarded_for,
+            ex.facts.client.text,
+            "https" if self.tls.version else "http",
+            ex.rid,
+            ctx.origins.default_host,
+        )
+        ctx.origins.dispatch(self, ex, head)
+
+    def attach(self, up: UpstreamConnection, ex: Exchange, head: bytes) -> None:
+        """An upstream is ours: send the head and whatever body arrived meanwhile."""
+        self.upstream = up
+        chunked = ex.head.chunked
+        parts = [head, *(frame(c, chunked) for c in ex.body)]
+        ex.body = []
+        if ex.complete and chunked:
+            parts.append(LAST_CHUNK)
+        ex.origin_t0 = self.ctx.clock.monotonic()
+        self.upstream_deadline = ex.origin_t0 + up.read_timeout
+        up.send(b"".join(parts))
+        self.resume_reading(2)
+
+    def refuse(self, ex: Exchange) -> None:
+        v = ex.verdict
+        assert v is not None
+        if v.close:
+            ex.status = 444
+            self.finish(ex)
+            self.abort()
+            return
+        ex.status = v.status
+        close = not ex.complete or ex.head.close
+        if v.action is Action.CHALLENGE:
+            msg = "a challenge is required before this request is served"
+        elif v.action is Action.THROTTLE:
+            msg = "too many requests; retry later"
+        else:
+            msg = "request refused by policy"
+        self.write(
+            simple_response(
+                v.status,
+                msg,
+                close=close,
+                retry_after=v.retry_after,
+                request_id=ex.rid,
+                head_only=ex.is_head,
+            )
+        )
+        self.done(ex, close)
+
+    # ---- answering -------------------------------------------------------------------------
+
+    def write(self, data: bytes) -> None:
+        if self.transport is not None and not self.closed:
+            self.transport.write(data)
+
+    def client_error(self, err: ClientError) -> None:
+        self.ctx.stats.client_errors[str(err.status)] += 1
+        self.ctx.stats.statuses[err.status] += 1
+        if self.active is not None and self.active.resp_started:
+            self.abort()
+            return
+        self.respond_and_close(err.status, err.reason)
+
+    def respond_and_close(self, status: int, reason: str) -> None:
+        if self.upstream is not None:
+            up, self.upstream = self.upstream, None
+            up.detach_and_close()
+        self.write(simple_response(status, reason, close=True))
+        self.close()
+
+    def done(self, ex: Exchange, close: bool) -> None:
+        """The response is fully written: record it and move on to the next request."""
+        self.finish(ex)
+        self.upstream = None
+        self.upstream_deadline = 0.0
+        if close or self.ctx.draining:
+            self.close()
+            return
+        self.active = self.pending.popleft() if self.pending else None
+        if self.active is None:
+            self.resume_reading(1)
+            if self.parsing is None:
+                self.set_deadline(IDLE)
+        else:
+            self.pump()
+
+    def finish(self, ex: Exchange) -> None:
+        ctx = self.ctx
+        f = ex.facts
+        v = ex.verdict
+        if f is None or v is None:
+            return
+        latency = ctx.clock.monotonic() - ex.t0
+        stats = ctx.stats
+        stats.requests[(v.action.label, f.klass.label, f.route)] += 1
+        stats.statuses[ex.status] += 1
+        stats.observe_latency(f.route, latency)
+        ctx.recorder.record(
+            Record(
+                f,
+                v,
+                ex.status,
+                ex.body_bytes,
+                ex.bytes_out,
+                latency,
+                ex.origin_time,
+                "",
+                ex.rid,
+                ex.wall,
+                ex.error,
+            )
+        )
+
+    # ---- flow control ----------------------------------------------------------------------
+
+    def pause_reading(self, reason: int) -> None:
+        if not self.read_pauses and self.transport is not None and not self.closed:
+            self.transport.pause_reading()
+        self.read_pauses |= reason
+
+    def resume_reading(self, reason: int) -> None:
+        if not self.read_pauses & reason:
+            return
+        self.read_pauses &= ~reason
+        if not self.read_pauses and self.transport is not None and not self.closed:
+            self.transport.resume_reading()
+
+    def pause_writing(self) -> None:
+        if self.upstream is not None:
+            self.upstream.pause_reading()
+        self.set_deadline(SEND)
+
+    def resume_writing(self) -> None:
+        if self.upstream is not None:
+            self.upstream.resume_reading()
+        self.set_deadline(NONE if self.active is not None else IDLE)
+
+
+def _tls_facts(transport: asyncio.Transport) -> TlsFacts:
+    ssl_obj = transport.get_extra_info("ssl_object")
+    if ssl_obj is None:
+        return NO_TLS
+    cipher = ssl_obj.cipher()
+    return TlsFacts(
+        version=ssl_obj.version() or "",
+        sni=getattr(ssl_obj, "sni", "") or "",
+        alpn=ssl_obj.selected_alpn_protocol() or "",
+        cipher=cipher[0] if cipher else "",
+    )

@@ -1,0 +1,85 @@
+"""Everything one worker's connections share: settings, the decider, pools, stats, the recorder."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections import Counter
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from seawall.config.build import build_routes, build_ruleset
+from seawall.config.identity import build_classifier
+from seawall.config.schema import Config
+from seawall.core.classes import Classifier
+from seawall.core.decider import Decider
+from seawall.core.net import CidrSet
+from seawall.core.routes import Router
+from seawall.edge.recorder import Recorder
+from seawall.edge.stats import EdgeStats
+from seawall.runtime.clock import Clock
+
+if TYPE_CHECKING:
+    from seawall.edge.connection import ClientConnection
+    from seawall.edge.introspect import Introspector
+    from seawall.edge.upstream import Origins
+
+
+@dataclass(frozen=True, slots=True)
+class EdgeSettings:
+    """The options the hot path reads, flattened once so no lookup walks the config tree."""
+
+    max_header_bytes: int
+    max_headers: int
+    max_url_bytes: int
+    max_body_bytes: int
+    max_connections: int
+    max_connections_per_address: int
+    head_timeout: float
+    body_min_rate: int
+    idle_timeout: float
+    send_timeout: float
+    drain_timeout: float
+
+    @classmethod
+    def from_config(cls, cfg: Config) -> EdgeSettings:
+        lim, t = cfg.limits, cfg.timeouts
+        return cls(
+            lim.max_header_bytes,
+            lim.max_headers,
+            lim.max_url_bytes,
+            lim.max_body_bytes,
+            lim.max_connections,
+            lim.max_connections_per_address,
+            t.head,
+            t.body_min_rate,
+            t.idle,
+            t.send,
+            t.drain,
+        )
+
+
+class EdgeContext:
+    def __init__(self, cfg: Config, clock: Clock, worker: int = 0) -> None:
+        self.config = cfg
+        self.settings = EdgeSettings.from_config(cfg)
+        self.clock = clock
+        self.worker = worker
+        self.decider = Decider(build_ruleset(cfg, clock.monotonic()), cfg.limits.max_tracked_keys)
+        self.classifier: Classifier = build_classifier(cfg)
+        self.router = Router(build_routes(cfg))
+        self.trusted = CidrSet(cfg.network.trusted_proxies, "network.trusted_proxies")
+        self.stats = EdgeStats()
+        self.recorder = Recorder()
+        self.connections: set[ClientConnection] = set()
+        self.per_address: Counter[int] = Counter()
+        self.draining = False
+        self.tasks: set[asyncio.Task[object]] = set()  # kept so none is collected mid-flight
+        self.origins: Origins | None = None
+        self.introspector: Introspector | None = None
+        self._rid_prefix = f"{os.urandom(4).hex()}{worker:x}-"
+        self._rid_counter = 0
+
+    def next_request_id(self) -> str:
+        self._rid_counter += 1
+        return f"{self._rid_prefix}{self._rid_counter:x}"

@@ -1,0 +1,91 @@
+"""One request/response exchange: what the client connection and the upstream both touch."""
+
+from __future__ import annotations
+
+from seawall.core.facts import RequestFacts
+from seawall.core.verdict import Verdict
+from seawall.edge.request import Head
+
+
+class Exchange:
+    """State of one request from its head to the last response byte."""
+
+    __slots__ = (
+        "body",
+        "body_bytes",
+        "bytes_out",
+        "complete",
+        "early",
+        "error",
+        "facts",
+        "forwarded_for",
+        "head",
+        "method",
+        "origin_t0",
+        "origin_time",
+        "raw",
+        "resp_chunked",
+        "resp_started",
+        "resp_until_close",
+        "retried",
+        "rid",
+        "status",
+        "t0",
+        "target",
+        "verdict",
+        "waiting",
+        "wall",
+    )
+
+    def __init__(
+        self,
+        method: bytes,
+        target: bytes,
+        raw: list[tuple[bytes, bytes]],
+        head: Head,
+        t0: float,
+        wall: float,
+        rid: str,
+    ) -> None:
+        self.method = method
+        self.target = target
+        self.raw = raw
+        self.head = head
+        self.t0 = t0
+        self.wall = wall
+        self.rid = rid
+        self.facts: RequestFacts | None = None
+        self.verdict: Verdict | None = None
+        self.body: list[bytes] = []  # chunks received before an upstream was attached
+        self.body_bytes = 0
+        self.complete = False  # the whole request (body included) has been parsed
+        self.early = b""  # tunnel bytes that came after an Upgrade request's head
+        self.status = 0
+        self.bytes_out = 0
+        self.origin_t0 = 0.0
+        self.origin_time = 0.0
+        self.resp_started = False
+        self.resp_chunked = False  # re-chunk the body towards the client
+        self.resp_until_close = False  # the origin delimits the body by closing
+        self.retried = False
+        self.error = ""
+        self.forwarded_for = ""  # the trusted X-Forwarded-For chain to send on
+        self.waiting = False  # an identity lookup is under way
+
+    @property
+    def has_body(self) -> bool:
+        return self.head.chunked or bool(self.head.content_length)
+
+    @property
+    def is_head(self) -> bool:
+        return self.method == b"HEAD"
+
+
+def frame(chunk: bytes, chunked: bool) -> bytes:
+    """A body chunk as it goes on the wire, chunk-encoded when the framing asks for it."""
+    if chunked:
+        return b"%x\r\n%b\r\n" % (len(chunk), chunk)
+    return chunk
+
+
+LAST_CHUNK = b"0\r\n\r\n"

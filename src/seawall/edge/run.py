@@ -1,0 +1,236 @@
+"""Running the edge: one process, or a supervisor with workers on SO_REUSEPORT sockets.
+
+The supervisor holds the authoritative ruleset and the admin API. Workers receive every
+rule change over a pipe (well within a second) and report their counters each second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import multiprocessing
+import multiprocessing.connection as mpc
+import signal
+from collections.abc import Callable
+from typing import Any
+
+import uvloop
+
+from seawall.config.schema import Config
+from seawall.core.rules import Ruleset, RulesetDelta
+from seawall.edge.admin import make_app, start_admin
+from seawall.edge.server import EdgeWorker, split_hostport
+from seawall.edge.stats import merge
+from seawall.runtime.clock import SystemClock
+
+log = logging.getLogger("seawall.run")
+STATS_INTERVAL = 1.0
+
+
+class LocalControl:
+    """The admin API's view of a single in-process worker."""
+
+    def __init__(self, worker: EdgeWorker) -> None:
+        self.worker = worker
+
+    def ruleset(self) -> Ruleset:
+        return self.worker.ctx.decider.ruleset
+
+    def apply(self, delta: RulesetDelta) -> Ruleset:
+        return self.worker.ctx.decider.apply(delta)
+
+    def stats(self) -> dict[str, Any]:
+        return self.worker.ctx.stats.snapshot()
+
+    def ready(self) -> bool:
+        return bool(self.worker.servers) and not self.worker.ctx.draining
+
+
+def _install_stop(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+
+async def serve_single(
+    cfg: Config,
+    stop: asyncio.Event | None = None,
+    on_ready: Callable[[EdgeWorker], None] | None = None,
+) -> None:
+    clock = SystemClock()
+    stop = stop or asyncio.Event()
+    _install_stop(stop)
+    worker = EdgeWorker(cfg, clock)
+    await worker.start()
+    runner = None
+    if cfg.admin.listen:
+        host, port = split_hostport(cfg.admin.listen)
+        runner = await start_admin(
+            make_app(LocalControl(worker), cfg.admin.token, clock), host, port
+        )
+    if on_ready is not None:
+        on_ready(worker)
+    try:
+        await stop.wait()
+        log.info("draining (up to %.0f s)", cfg.timeouts.drain)
+        await worker.drain()
+    finally:
+        await worker.stop()
+        if runner is not None:
+            await runner.cleanup()
+
+
+# ---- several workers ---------------------------------------------------------------------------
+
+
+async def _worker_main(cfg: Config, index: int, pipe: mpc.Connection) -> None:
+    worker = EdgeWorker(cfg, SystemClock(), index, reuse_port=True)
+    await worker.start()
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    loop.add_signal_handler(signal.SIGINT, lambda: None)  # the supervisor decides
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+
+    def on_message() -> None:
+        try:
+            kind, payload = pipe.recv()
+        except (EOFError, OSError):
+            stop.set()  # the supervisor is gone
+            return
+        if kind == "sync":
+            current = worker.ctx.decider.ruleset
+            worker.apply(RulesetDelta(add=payload.rules, remove=tuple(r.id for r in current.rules)))
+        elif kind == "apply":
+            worker.apply(payload)
+        elif kind == "drain":
+            stop.set()
+
+    loop.add_reader(pipe.fileno(), on_message)
+    pipe.send(("ready", worker.addresses))
+
+    async def report() -> None:
+        while True:
+            await asyncio.sleep(STATS_INTERVAL)
+            pipe.send(("stats", worker.ctx.stats.snapshot()))
+
+    reporter = loop.create_task(report(), name=f"stats-{index}")
+    await stop.wait()
+    reporter.cancel()
+    loop.remove_reader(pipe.fileno())
+    await worker.drain()
+    with contextlib.suppress(OSError):
+        pipe.send(("stats", worker.ctx.stats.snapshot()))
+
+
+def _worker_entry(cfg: Config, index: int, pipe: mpc.Connection) -> None:
+    logging.basicConfig(
+        level=cfg.log.level.upper(), format=f"%(asctime)s w{index} %(levelname)s %(message)s"
+    )
+    uvloop.run(_worker_main(cfg, index, pipe))
+
+
+class Supervisor:
+    """Starts workers, forwards rule changes, sums their counters, restarts a crashed one."""
+
+    def __init__(self, cfg: Config) -> None:
+        self.cfg = cfg
+        self.clock = SystemClock()
+        from seawall.config.build import build_ruleset  # noqa: PLC0415
+
+        self.rules = build_ruleset(cfg, self.clock.monotonic())
+        self.procs: dict[int, multiprocessing.process.BaseProcess] = {}
+        self.pipes: dict[int, mpc.Connection] = {}
+        self.snapshots: dict[int, dict[str, Any]] = {}
+        self.readiness: set[int] = set()
+        self.stopping = False
+        self._mp = multiprocessing.get_context("fork")
+
+    def ruleset(self) -> Ruleset:
+        return self.rules
+
+    def apply(self, delta: RulesetDelta) -> Ruleset:
+        self.rules = self.rules.apply(delta)
+        for pipe in self.pipes.values():
+            try:
+                pipe.send(("apply", delta))
+            except OSError:
+                log.warning("a worker missed a rule change; it is resynced when restarted")
+        return self.rules
+
+    def stats(self) -> dict[str, Any]:
+        return merge(list(self.snapshots.values()))
+
+    def ready(self) -> bool:
+        return not self.stopping and len(self.readiness) == self.cfg.workers
+
+    def spawn(self, index: int) -> None:
+        parent, child = self._mp.Pipe()
+        proc = self._mp.Process(
+            target=_worker_entry, args=(self.cfg, index, child), name=f"seawall-worker-{index}"
+        )
+        proc.start()
+        child.close()
+        self.procs[index], self.pipes[index] = proc, parent
+        loop = asyncio.get_running_loop()
+        loop.add_reader(parent.fileno(), self._on_message, index)
+        loop.add_reader(proc.sentinel, self._on_exit, index)
+        parent.send(("sync", self.rules))
+
+    def _on_message(self, index: int) -> None:
+        pipe = self.pipes[index]
+        try:
+            kind, payload = pipe.recv()
+        except (EOFError, OSError):
+            asyncio.get_running_loop().remove_reader(pipe.fileno())
+            return
+        if kind == "ready":
+            self.readiness.add(index)
+        elif kind == "stats":
+            self.snapshots[index] = payload
+
+    def _on_exit(self, index: int) -> None:
+        loop = asyncio.get_running_loop()
+        proc = self.procs[index]
+        loop.remove_reader(proc.sentinel)
+        self.readiness.discard(index)
+        if self.stopping:
+            return
+        log.error("worker %d exited with %s; restarting it", index, proc.exitcode)
+        loop.remove_reader(self.pipes[index].fileno())
+        loop.call_later(0.5, self.spawn, index)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        for i in range(self.cfg.workers):
+            self.spawn(i)
+        runner = None
+        if self.cfg.admin.listen:
+            host, port = split_hostport(self.cfg.admin.listen)
+            runner = await start_admin(make_app(self, self.cfg.admin.token, self.clock), host, port)
+        await stop.wait()
+        self.stopping = True
+        for pipe in self.pipes.values():
+            with contextlib.suppress(OSError):
+                pipe.send(("drain", None))
+        deadline = self.clock.monotonic() + self.cfg.timeouts.drain + 5
+        for proc in self.procs.values():
+            left = max(0.1, deadline - self.clock.monotonic())
+            await asyncio.to_thread(proc.join, left)
+            if proc.is_alive():
+                proc.kill()
+        if runner is not None:
+            await runner.cleanup()
+
+
+async def serve_workers(cfg: Config, stop: asyncio.Event | None = None) -> None:
+    stop = stop or asyncio.Event()
+    _install_stop(stop)
+    await Supervisor(cfg).run(stop)
+
+
+def run_edge(cfg: Config) -> None:
+    """Blocking entry point for `seawall edge`."""
+    if cfg.workers == 1:
+        uvloop.run(serve_single(cfg))
+    else:
+        uvloop.run(serve_workers(cfg))

@@ -1,0 +1,84 @@
+"""Per-worker counters kept as plain ints: cheap on the hot path, summed across workers."""
+
+from __future__ import annotations
+
+import bisect
+from collections import Counter
+from typing import Any
+
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+class Histogram:
+    __slots__ = ("counts", "sum")
+
+    def __init__(self) -> None:
+        self.counts = [0] * (len(LATENCY_BUCKETS) + 1)
+        self.sum = 0.0
+
+    def observe(self, value: float) -> None:
+        self.counts[bisect.bisect_left(LATENCY_BUCKETS, value)] += 1
+        self.sum += value
+
+
+class EdgeStats:
+    """Everything /metrics shows. Keys are bounded: verdicts, classes and configured routes."""
+
+    def __init__(self) -> None:
+        self.requests: Counter[tuple[str, str, str]] = Counter()  # (verdict, class, route)
+        self.statuses: Counter[int] = Counter()
+        self.client_errors: Counter[str] = Counter()  # reason kind
+        self.origin_errors: Counter[str] = Counter()  # connect, timeout, reset, protocol
+        self.latency: dict[str, Histogram] = {}  # by route
+        self.origin_latency = Histogram()
+        self.connections_total = 0
+        self.connections_open = 0
+        self.connections_refused: Counter[str] = Counter()  # total, per_address
+        self.pool_created = 0
+        self.pool_reused = 0
+        self.gauges: dict[str, float] = {}  # set by owners: pool idle, recorder drops...
+
+    def observe_latency(self, route: str, seconds: float) -> None:
+        h = self.latency.get(route)
+        if h is None:
+            h = self.latency[route] = Histogram()
+        h.observe(seconds)
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "requests": dict(self.requests),
+            "statuses": dict(self.statuses),
+            "client_errors": dict(self.client_errors),
+            "origin_errors": dict(self.origin_errors),
+            "latency": {k: (list(h.counts), h.sum) for k, h in self.latency.items()},
+            "origin_latency": (list(self.origin_latency.counts), self.origin_latency.sum),
+            "connections_total": self.connections_total,
+            "connections_open": self.connections_open,
+            "connections_refused": dict(self.connections_refused),
+            "pool_created": self.pool_created,
+            "pool_reused": self.pool_reused,
+            "gauges": dict(self.gauges),
+        }
+
+
+def merge(snapshots: list[dict[str, Any]]) -> dict[str, Any]:
+    """Sum worker snapshots into one host-wide view."""
+    out: dict[str, Any] = EdgeStats().snapshot()
+    for snap in snapshots:
+        for key, value in snap.items():
+            if key in ("latency",):
+                for route, (counts, total) in value.items():
+                    c0, s0 = out["latency"].get(route, ([0] * len(counts), 0.0))
+                    out["latency"][route] = (
+                        [a + b for a, b in zip(c0, counts, strict=True)],
+                        s0 + total,
+                    )
+            elif key == "origin_latency":
+                c0, s0 = out[key]
+                out[key] = ([a + b for a, b in zip(c0, value[0], strict=True)], s0 + value[1])
+            elif isinstance(value, dict):
+                for k, v in value.items():
+                    out[key][k] = out[key].get(k, 0) + v
+            else:
+                out[key] += value
+    return out

@@ -1,0 +1,359 @@
+"""The origin side: keep-alive connections, a bounded pool per origin, and response relay."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from typing import TYPE_CHECKING, cast
+from urllib.parse import urlsplit
+
+import httptools
+
+from seawall.config.schema import Origin
+from seawall.edge.exchange import LAST_CHUNK, Exchange, frame
+from seawall.edge.request import response_head
+from seawall.edge.responses import simple_response
+from seawall.edge.stats import EdgeStats
+from seawall.runtime.clock import Clock
+
+if TYPE_CHECKING:
+    from seawall.edge.connection import ClientConnection
+
+log = logging.getLogger("seawall.upstream")
+_NO_BODY_STATUS = frozenset({204, 304})
+
+
+class UpstreamConnection(asyncio.Protocol):
+    """One keep-alive connection to an origin, lent to one client exchange at a time."""
+
+    def __init__(self, pool: OriginPool) -> None:
+        self.pool = pool
+        self.read_timeout = pool.read_timeout
+        self.transport: asyncio.Transport | None = None
+        self.parser = httptools.HttpResponseParser(self)
+        self.client: ClientConnection | None = None
+        self.ex: Exchange | None = None
+        self.closed = False
+        self.reused = False
+        self.reason = b""
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.got_bytes = False
+        self.tunnel = False
+
+    # ---- asyncio -----------------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+        sock = self.transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self.pool.forget(self)
+        client, ex = self.client, self.ex
+        if client is None or ex is None:
+            return
+        if self.tunnel:
+            client.close()
+        elif ex.resp_until_close and ex.resp_started:
+            self.on_message_complete()
+        elif self.reused and not self.got_bytes and not ex.retried and not ex.has_body:
+            # a pooled connection the origin had already closed: try once on a fresh one
+            ex.retried = True
+            self.client = self.ex = None
+            client.upstream = None
+            client.forward(ex)
+        else:
+            self.fail("reset", 502, "the origin closed the connection early")
+
+    def data_received(self, data: bytes) -> None:
+        client = self.client
+        if client is None:
+            self.close()  # an idle connection must not speak
+            return
+        if self.tunnel:
+            client.write(data)
+            return
+        self.got_bytes = True
+        client.upstream_deadline = self.pool.clock.monotonic() + self.read_timeout
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade as exc:
+            offset = exc.args[0] if exc.args else len(data)
+            self.start_tunnel(data[offset:])
+        except httptools.HttpParserCallbackError as exc:
+            log.error("internal error relaying a response", exc_info=exc.__context__ or exc)
+            self.fail("internal", 502, "internal error relaying the response")
+        except httptools.HttpParserError as exc:
+            self.fail("protocol", 502, f"the origin sent a malformed response ({exc})")
+
+    def pause_writing(self) -> None:
+        if self.client is not None:
+            self.client.pause_reading(8)
+
+    def resume_writing(self) -> None:
+        if self.client is not None:
+            self.client.resume_reading(8)
+
+    # ---- used by the client side -------------------------------------------------------------
+
+    def send(self, data: bytes) -> None:
+        if self.transport is not None and not self.closed:
+            self.transport.write(data)
+
+    def pause_reading(self) -> None:
+        if self.transport is not None and not self.closed:
+            self.transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        if self.transport is not None and not self.closed:
+            self.transport.resume_reading()
+
+    def bind(self, client: ClientConnection, ex: Exchange) -> None:
+        self.client, self.ex = client, ex
+        self.headers, self.reason, self.got_bytes = [], b"", False
+
+    def detach_and_close(self) -> None:
+        self.client = self.ex = None
+        self.close()
+
+    def close(self) -> None:
+        if not self.closed and self.transport is not None:
+            self.closed = True
+            self.transport.close()
+        self.pool.forget(self)
+
+    def timed_out(self) -> None:
+        self.fail("timeout", 504, "the origin did not answer in time")
+
+    def fail(self, kind: str, status: int, reason: str) -> None:
+        """The exchange cannot complete: tell the client if it can still be told."""
+        client, ex = self.client, self.ex
+        self.pool.stats.origin_errors[kind] += 1
+        self.detach_and_close()
+        if client is None or ex is None:
+            return
+        ex.error = reason
+        if ex.resp_started:
+            ex.status = ex.status or 502
+            client.finish(ex)
+            client.upstream = None
+            client.abort()
+            return
+        ex.status = status
+        client.upstream = None
+        client.write(simple_response(status, reason, close=True, request_id=ex.rid))
+        client.done(ex, True)
+
+    def start_tunnel(self, rest: bytes) -> None:
+        client, ex = self.client, self.ex
+        if client is None or ex is None or ex.status != 101:
+            self.fail("protocol", 502, "the origin switched protocols unasked")
+            return
+        self.tunnel = True
+        client.tunnel = True
+        client.upstream_deadline = 0.0
+        client.finish(ex)
+        if rest:
+            client.write(rest)
+        if ex.early:
+            self.send(ex.early)
+        client.resume_reading(0xFF)
+
+    # ---- httptools callbacks -----------------------------------------------------------------
+
+    def on_status(self, reason: bytes) -> None:
+        self.reason += reason
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.headers.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        client, ex = self.client, self.ex
+        if client is None or ex is None:
+            return
+        status = self.parser.get_status_code()
+        if 100 <= status < 200 and status != 101:
+            self.headers, self.reason = [], b""  # interim responses are not relayed
+            return
+        ex.status = status
+        ex.resp_started = True
+        ex.origin_time = self.pool.clock.monotonic() - ex.origin_t0
+        self.pool.stats.origin_latency.observe(ex.origin_time)
+        if status == 101:
+            upgrade = b"Connection: upgrade\r\nUpgrade: %s\r\n" % ex.head.upgrade.encode("latin-1")
+            client.write(response_head(status, self.reason, self.headers, upgrade, False, ex.rid))
+            return
+        close = ex.head.close or client.ctx.draining or bool(ex.head.upgrade)
+        framing = self._framing(ex, status)
+        if ex.resp_until_close and not ex.resp_chunked:
+            close = True
+        client.write(response_head(status, self.reason, self.headers, framing, close, ex.rid))
+        ex.head.close = close
+        if ex.is_head or status in _NO_BODY_STATUS:
+            # llhttp cannot be told a response to HEAD has no body: finish here, fresh parser
+            self.parser = httptools.HttpResponseParser(self)
+            self.on_message_complete()
+
+    def _framing(self, ex: Exchange, status: int) -> bytes:
+        length = None
+        chunked = False
+        for name, value in self.headers:
+            lname = name.lower()
+            if lname == b"content-length":
+                length = value.strip()
+            elif lname == b"transfer-encoding":
+                chunked = True
+        if length is not None and not chunked:
+            return b"Content-Length: %s\r\n" % length
+        if ex.is_head or status in _NO_BODY_STATUS:
+            return b""
+        if not chunked:
+            ex.resp_until_close = True
+        http11 = not ex.head.close
+        ex.resp_chunked = http11
+        return b"Transfer-Encoding: chunked\r\n" if http11 else b""
+
+    def on_body(self, body: bytes) -> None:
+        client, ex = self.client, self.ex
+        if client is None or ex is None or not ex.resp_started:
+            return
+        ex.bytes_out += len(body)
+        client.write(frame(body, ex.resp_chunked))
+
+    def on_message_complete(self) -> None:
+        client, ex = self.client, self.ex
+        if client is None or ex is None or not ex.resp_started:
+            return
+        if ex.resp_chunked:
+            client.write(LAST_CHUNK)
+        reusable = (
+            not ex.resp_until_close and ex.complete and not self.closed and not ex.head.upgrade
+        )
+        self.client = self.ex = None
+        if reusable and self.parser.should_keep_alive():
+            self.pool.give_back(self)
+        else:
+            self.close()
+        client.done(ex, ex.head.close)
+
+
+class OriginPool:
+    """Idle keep-alive connections to one origin, most recently used first."""
+
+    def __init__(self, origin: Origin, stats: EdgeStats, clock: Clock) -> None:
+        u = urlsplit(origin.url)
+        self.host = u.hostname or "127.0.0.1"
+        self.port = u.port or 80
+        self.max_idle = origin.pool_size
+        self.connect_timeout = origin.connect_timeout
+        self.read_timeout = origin.read_timeout
+        self.stats = stats
+        self.clock = clock
+        self.idle: list[UpstreamConnection] = []
+        self.failures = 0
+        self.down_until = 0.0
+
+    def take(self) -> UpstreamConnection | None:
+        while self.idle:
+            up = self.idle.pop()
+            if not up.closed:
+                up.reused = True
+                self.stats.pool_reused += 1
+                return up
+        return None
+
+    async def connect(self) -> UpstreamConnection:
+        loop = asyncio.get_running_loop()
+        _, proto = await asyncio.wait_for(
+            loop.create_connection(lambda: UpstreamConnection(self), self.host, self.port),
+            self.connect_timeout,
+        )
+        self.stats.pool_created += 1
+        self.failures = 0
+        return proto
+
+    def give_back(self, up: UpstreamConnection) -> None:
+        if len(self.idle) < self.max_idle:
+            self.idle.append(up)
+        else:
+            up.close()
+
+    def forget(self, up: UpstreamConnection) -> None:
+        with contextlib.suppress(ValueError):
+            self.idle.remove(up)
+
+    def close(self) -> None:
+        for up in list(self.idle):
+            up.close()
+        self.idle.clear()
+
+
+class Origins:
+    """Round-robin over origins, skipping one that failed to connect until it cools down."""
+
+    def __init__(self, origins: list[Origin], stats: EdgeStats, clock: Clock) -> None:
+        self.pools = [OriginPool(o, stats, clock) for o in origins]
+        first = self.pools[0]
+        self.default_host = f"{first.host}:{first.port}".encode("latin-1")
+        self.clock = clock
+        self.stats = stats
+        self._next = 0
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    def pick(self) -> OriginPool:
+        now = self.clock.monotonic()
+        n = len(self.pools)
+        for _ in range(n):
+            pool = self.pools[self._next % n]
+            self._next += 1
+            if pool.down_until <= now:
+                return pool
+        return min(self.pools, key=lambda p: p.down_until)
+
+    def dispatch(self, client: ClientConnection, ex: Exchange, head: bytes) -> None:
+        pool = self.pick()
+        up = pool.take()
+        if up is not None:
+            up.bind(client, ex)
+            client.attach(up, ex, head)
+            return
+        task = asyncio.get_running_loop().create_task(
+            self._connect_then_send(pool, client, ex, head), name=f"connect-{ex.rid}"
+        )
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _connect_then_send(
+        self, pool: OriginPool, client: ClientConnection, ex: Exchange, head: bytes
+    ) -> None:
+        try:
+            up = await pool.connect()
+        except (OSError, TimeoutError) as exc:
+            pool.failures += 1
+            pool.down_until = self.clock.monotonic() + min(10.0, 0.25 * 2**pool.failures)
+            kind = "timeout" if isinstance(exc, TimeoutError) else "connect"
+            self.stats.origin_errors[kind] += 1
+            if client.closed or client.active is not ex:
+                return
+            status = 504 if kind == "timeout" else 502
+            ex.status, ex.error = status, f"origin {pool.host}:{pool.port}: {kind} failed"
+            client.write(
+                simple_response(status, "the origin is unreachable", close=True, request_id=ex.rid)
+            )
+            client.done(ex, True)
+            return
+        if client.closed or client.active is not ex:
+            pool.give_back(up)
+            return
+        up.bind(client, ex)
+        client.attach(up, ex, head)
+
+    def close(self) -> None:
+        for pool in self.pools:
+            pool.close()
+        for task in self.tasks:
+            task.cancel()

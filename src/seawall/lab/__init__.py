@@ -1,0 +1,1 @@
+"""The lab: a demo origin, traffic and scenarios that show what seawall does."""

@@ -1,0 +1,1 @@
+"""Process-level plumbing: clocks, named tasks, signals."""
