@@ -280,3 +280,54 @@ def header(resp: h11.Response, name: str) -> str | None:
         if k.decode().lower() == name.lower():
             return v.decode()
     return None
+
+
+class OriginThread:
+    """Just the strict origin, in its own thread, for edges started as subprocesses."""
+
+    def __init__(self, handler: Handler = default_handler) -> None:
+        self.origin = Origin(handler)
+
+    def __enter__(self) -> Origin:
+        self.loop = uvloop.new_event_loop()
+        ready = threading.Event()
+
+        def run() -> None:
+            asyncio.set_event_loop(self.loop)
+            self.loop.run_until_complete(self.origin.start())
+            ready.set()
+            self.loop.run_forever()
+
+        self.thread = threading.Thread(target=run, daemon=True)
+        self.thread.start()
+        ready.wait(10)
+        return self.origin
+
+    def __exit__(self, *exc: object) -> None:
+        async def stop() -> None:
+            if self.origin.server is not None:
+                self.origin.server.close()
+            for w in list(self.origin.writers):
+                w.close()
+            await asyncio.sleep(0.01)
+
+        asyncio.run_coroutine_threadsafe(stop(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for_port(port: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listening on 127.0.0.1:{port}")

@@ -1,6 +1,6 @@
 """GCRA: burst, steady rate, exact retry-after, and bounded per-key state.
 
-Rates are powers of two so every interval and wait is an exact float.
+Rates and times are chosen so every interval and wait is an exact float.
 """
 
 from __future__ import annotations
@@ -188,3 +188,7 @@ def test_memory_stays_flat_under_a_churning_botnet() -> None:
     assert g.evictions == 5 * N
     grown_after_warmup = sum(sizes[2:])
     assert abs(grown_after_warmup) < 0.05 * sum(sizes[:2]), sizes
+    # Known gap: under churn the dict settles at twice the slots a fresh fill has, about
+    # 165 bytes a key on CPython 3.11, above DESIGN §6's 150. This only guards against worse.
+    steady_per_key = sum(sizes) / N
+    assert steady_per_key < 200, f"{steady_per_key:.1f} bytes per key"

@@ -32,7 +32,7 @@ def _explain(err: ValidationError) -> ConfigError:
         first_key = first_key or key
         msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
-            msg = "unknown option (check the spelling; `seawall config schema` lists every option)"
+            msg = "unknown option (`seawall config reference` lists every option)"
         elif e["type"] == "missing":
             msg = "required option is missing"
         lines.append(f"{key or '(top level)'}: {msg}")

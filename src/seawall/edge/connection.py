@@ -10,18 +10,16 @@ from typing import TYPE_CHECKING, cast
 import httptools
 
 from seawall.core.errors import ClientError
-from seawall.core.facts import NO_TLS, RequestFacts, TlsFacts
-from seawall.core.keys import header_fingerprint, normalize_path, query_shape
+from seawall.core.facts import NO_TLS, RequestFacts
 from seawall.core.net import (
     Address,
-    forwarded_for_values,
-    forwarding_chain,
     parse_address,
     prefix_of,
 )
 from seawall.core.record import Record
 from seawall.core.verdict import Action
 from seawall.edge.exchange import LAST_CHUNK, Exchange, frame
+from seawall.edge.facts import build_facts, tls_facts
 from seawall.edge.proxy_protocol import parse_proxy_header
 from seawall.edge.request import inspect_head, request_id, upstream_head
 from seawall.edge.responses import CONTINUE_100, simple_response
@@ -86,7 +84,7 @@ class ClientConnection(asyncio.Protocol):
         ctx.stats.connections_open = len(ctx.connections)
         peer = transport.get_extra_info("peername")
         addr = parse_address(peer[0]) if peer else None
-        self.tls = _tls_facts(transport)
+        self.tls = tls_facts(transport)
         self.set_deadline(HEAD if self.proxy_buf is not None else IDLE)
         if self.proxy_buf is None:
             self._set_peer(addr or _UNKNOWN)
@@ -369,39 +367,7 @@ class ClientConnection(asyncio.Protocol):
         self.pump()
 
     def facts(self, ex: Exchange) -> RequestFacts:
-        ctx = self.ctx
-        h = ex.head.headers
-        xff = h.get("x-forwarded-for")
-        if xff is None and "forwarded" in h:
-            xff = forwarded_for_values(h["forwarded"])
-        client, ex.forwarded_for = forwarding_chain(self.peer, xff, ctx.trusted)
-        path_b, _, query_b = ex.target.partition(b"?")
-        if path_b.startswith((b"http://", b"https://")):
-            path_b = b"/" + path_b.split(b"/", 3)[-1] if path_b.count(b"/") >= 3 else b"/"
-        path = normalize_path(path_b.decode("latin-1"))
-        query = query_b.decode("latin-1")
-        route, target = ctx.router.match(path)
-        klass, principal = ctx.classifier.classify(client, h, ex.wall)
-        host = h.get("host", "").lower()
-        return RequestFacts(
-            client=client,
-            peer=self.peer,
-            prefix=self.peer_prefix if client is self.peer else prefix_of(client),
-            method=ex.method.decode("latin-1"),
-            host=host.rsplit(":", 1)[0] if not host.endswith("]") else host,
-            path=path,
-            query=query,
-            route=route,
-            target=target,
-            query_shape=query_shape(query),
-            header_fp=header_fingerprint([n for n, _ in ex.raw]),
-            user_agent=h.get("user-agent", ""),
-            has_cookie="cookie" in h,
-            has_auth="authorization" in h,
-            klass=klass,
-            principal=principal,
-            tls=self.tls,
-        )
+        return build_facts(self.ctx, ex, self.peer, self.peer_prefix, self.tls)
 
     def forward(self, ex: Exchange) -> None:
         if ex.head.expect_continue and not ex.complete:
@@ -550,16 +516,3 @@ class ClientConnection(asyncio.Protocol):
         if self.upstream is not None:
             self.upstream.resume_reading()
         self.set_deadline(NONE if self.active is not None else IDLE)
-
-
-def _tls_facts(transport: asyncio.Transport) -> TlsFacts:
-    ssl_obj = transport.get_extra_info("ssl_object")
-    if ssl_obj is None:
-        return NO_TLS
-    cipher = ssl_obj.cipher()
-    return TlsFacts(
-        version=ssl_obj.version() or "",
-        sni=getattr(ssl_obj, "sni", "") or "",
-        alpn=ssl_obj.selected_alpn_protocol() or "",
-        cipher=cipher[0] if cipher else "",
-    )

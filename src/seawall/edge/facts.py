@@ -1,0 +1,65 @@
+"""Facts: what is known about a request before it is forwarded, built once from its head."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+from seawall.core.facts import NO_TLS, RequestFacts, TlsFacts
+from seawall.core.keys import header_fingerprint, normalize_path, query_shape
+from seawall.core.net import Address, forwarded_for_values, forwarding_chain, prefix_of
+from seawall.edge.exchange import Exchange
+
+if TYPE_CHECKING:
+    from seawall.edge.context import EdgeContext
+
+
+def build_facts(
+    ctx: EdgeContext, ex: Exchange, peer: Address, peer_prefix: str, tls: TlsFacts
+) -> RequestFacts:
+    """Also sets `ex.forwarded_for`, the trusted chain to send on."""
+    h = ex.head.headers
+    xff = h.get("x-forwarded-for")
+    if xff is None and "forwarded" in h:
+        xff = forwarded_for_values(h["forwarded"])
+    client, ex.forwarded_for = forwarding_chain(peer, xff, ctx.trusted)
+    path_b, _, query_b = ex.target.partition(b"?")
+    if path_b.startswith((b"http://", b"https://")):
+        path_b = b"/" + path_b.split(b"/", 3)[-1] if path_b.count(b"/") >= 3 else b"/"
+    path = normalize_path(path_b.decode("latin-1"))
+    query = query_b.decode("latin-1")
+    route, target = ctx.router.match(path)
+    klass, principal = ctx.classifier.classify(client, h, ex.wall)
+    host = h.get("host", "").lower()
+    return RequestFacts(
+        client=client,
+        peer=peer,
+        prefix=peer_prefix if client is peer else prefix_of(client),
+        method=ex.method.decode("latin-1"),
+        host=host.rsplit(":", 1)[0] if not host.endswith("]") else host,
+        path=path,
+        query=query,
+        route=route,
+        target=target,
+        query_shape=query_shape(query),
+        header_fp=header_fingerprint([n for n, _ in ex.raw]),
+        user_agent=h.get("user-agent", ""),
+        has_cookie="cookie" in h,
+        has_auth="authorization" in h,
+        klass=klass,
+        principal=principal,
+        tls=tls,
+    )
+
+
+def tls_facts(transport: asyncio.Transport) -> TlsFacts:
+    ssl_obj = transport.get_extra_info("ssl_object")
+    if ssl_obj is None:
+        return NO_TLS
+    cipher = ssl_obj.cipher()
+    return TlsFacts(
+        version=ssl_obj.version() or "",
+        sni=getattr(ssl_obj, "sni", "") or "",
+        alpn=ssl_obj.selected_alpn_protocol() or "",
+        cipher=cipher[0] if cipher else "",
+    )

@@ -1,0 +1,186 @@
+"""The `seawall` command as a user runs it: config checks, the edge process, drain, workers."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from harness import OriginThread, Seen, free_port, roundtrip, wait_for_port
+from seawall.cli import main
+
+
+def test_config_check_prints_the_effective_config(tmp_path: Path) -> None:
+    f = tmp_path / "ok.toml"
+    f.write_text(
+        '[[origins]]\nurl = "http://127.0.0.1:8000"\n[[routes]]\nname = "p"\npattern = "/users/{name}"\n'
+    )
+    result = CliRunner().invoke(main, ["config", "check", str(f)])
+    assert result.exit_code == 0, result.output
+    effective = json.loads(result.stdout)
+    assert effective["origins"][0]["pool_size"] == 256
+    assert effective["limits"]["max_headers"] == 100
+
+
+def test_config_check_names_the_key_and_exits_2(tmp_path: Path) -> None:
+    f = tmp_path / "bad.toml"
+    f.write_text(
+        '[network]\ntrusted_proxies = ["10.0.0.0/8", "10.0.0.0/99"]\n[limits]\nmax_headrs = 5\n'
+    )
+    result = CliRunner().invoke(main, ["config", "check", str(f)])
+    assert result.exit_code == 2
+    assert (
+        "network.trusted_proxies[1]" in result.stderr
+        or "network.trusted_proxies.1" in result.stderr
+    )
+    assert "limits.max_headrs: unknown option" in result.stderr
+
+
+def test_config_check_catches_what_the_schema_cannot(tmp_path: Path) -> None:
+    f = tmp_path / "keys.toml"
+    f.write_text(
+        '[[classes.api_app.jwt_keys]]\nalg = "RS256"\npublic_key_file = "/nonexistent.pem"\n'
+        '[[routes]]\nname = "p"\npattern = "/u/{name}"\ntarget = "/u/{nme}"\n'
+    )
+    result = CliRunner().invoke(main, ["config", "check", str(f)])
+    assert result.exit_code == 2
+    assert "classes.api_app.jwt_keys[0].public_key_file" in result.stderr
+
+
+def test_config_reference_is_generated_from_the_schema() -> None:
+    result = CliRunner().invoke(main, ["config", "reference"])
+    assert result.exit_code == 0
+    assert "`max_connections_per_address`" in result.stdout
+    assert "`[[rules]]`" in result.stdout
+
+
+def test_edge_without_an_origin_says_so() -> None:
+    result = CliRunner().invoke(main, ["edge", "--listen", "127.0.0.1:0"])
+    assert result.exit_code == 2
+    assert "origin" in result.stderr
+
+
+def _edge(args: list[str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "seawall.cli", "edge", *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def test_sigterm_drains_in_flight_requests_then_exits() -> None:
+    def slow(req: Seen) -> object:
+        async def later() -> tuple[int, list[tuple[str, str]], bytes]:
+            import asyncio
+
+            await asyncio.sleep(1.0)
+            return 200, [("Content-Length", "4")], b"done"
+
+        return later()
+
+    port = free_port()
+    with OriginThread(slow) as origin:
+        proc = _edge(
+            [
+                "--listen",
+                f"127.0.0.1:{port}",
+                "--origin",
+                f"http://127.0.0.1:{origin.port}",
+                "--admin",
+                "",
+                "--access-log",
+                "",
+            ]
+        )
+        try:
+            wait_for_port(port)
+            result: dict[str, object] = {}
+
+            def client() -> None:
+                result["resp"] = roundtrip(port, b"GET /slow HTTP/1.1\r\nHost: h\r\n\r\n")
+
+            t = threading.Thread(target=client)
+            t.start()
+            time.sleep(0.3)
+            proc.send_signal(signal.SIGTERM)
+            t.join(10)
+            resp, body = result["resp"]  # type: ignore[misc]
+            assert resp.status_code == 200 and body == b"done"
+            assert proc.wait(10) == 0
+        finally:
+            proc.kill()
+            proc.wait()
+
+
+def test_two_workers_act_as_one_edge() -> None:
+    port, admin = free_port(), free_port()
+    with OriginThread() as origin:
+        proc = _edge(
+            [
+                "--listen",
+                f"127.0.0.1:{port}",
+                "--origin",
+                f"http://127.0.0.1:{origin.port}",
+                "--workers",
+                "2",
+                "--admin",
+                f"127.0.0.1:{admin}",
+                "--admin-token",
+                "t0k",
+                "--access-log",
+                "",
+            ]
+        )
+        try:
+            wait_for_port(port)
+            wait_for_port(admin)
+
+            def api(path: str, body: dict[str, object] | None = None) -> str:
+                req = urllib.request.Request(
+                    f"http://127.0.0.1:{admin}{path}",
+                    data=json.dumps(body).encode() if body else None,
+                    headers={"Authorization": "Bearer t0k"},
+                )
+                with urllib.request.urlopen(req, timeout=5) as r:
+                    return r.read().decode()
+
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                try:
+                    urllib.request.urlopen(f"http://127.0.0.1:{admin}/readyz", timeout=2)
+                    break
+                except OSError:
+                    time.sleep(0.1)
+            for _ in range(40):
+                assert roundtrip(port, b"GET / HTTP/1.1\r\nHost: h\r\n\r\n")[0].status_code == 200
+            api(
+                "/v1/rules", {"id": "everyone", "action": "block", "match": {"paths": ["/blocked"]}}
+            )
+            time.sleep(0.2)
+            codes = {
+                roundtrip(port, b"GET /blocked HTTP/1.1\r\nHost: h\r\n\r\n")[0].status_code
+                for _ in range(40)
+            }
+            assert codes == {403}
+            time.sleep(1.5)
+            metrics = api("/metrics")
+            line = next(
+                x
+                for x in metrics.splitlines()
+                if x.startswith(
+                    'seawall_requests_total{class="anonymous",route="other",verdict="allow"}'
+                )
+            )
+            assert float(line.rsplit(" ", 1)[1]) == 40.0
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(30) == 0
+        finally:
+            proc.kill()
+            proc.wait()
