@@ -132,6 +132,7 @@ class Edge:
     handler: Handler = default_handler
     origin_url: str | None = None  # point at another origin (e.g. a dead port)
     origin_options: dict[str, Any] = field(default_factory=dict)
+    configure: Callable[[int], dict[str, Any]] | None = None  # config that needs the origin's port
     port: int = 0
     admin_port: int = 0
     origin: Origin = field(init=False)
@@ -174,7 +175,8 @@ class Edge:
             "log": {"access_log": ""},
             "admin": {"listen": "", "token": "s3cret"},
         }
-        for key, value in self.config.items():
+        extra = self.configure(self.origin.port) if self.configure else {}
+        for key, value in {**self.config, **extra}.items():
             if isinstance(value, dict) and isinstance(data.get(key), dict):
                 data[key] = {**data[key], **value}
             else:

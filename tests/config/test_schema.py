@@ -109,7 +109,11 @@ def test_sections_are_frozen() -> None:
             "HS256 needs 'secret'",
         ),
         (
-            {"classes": {"api_app": {"jwt_keys": [{"alg": "HS256", "secret": "s"}, {"alg": "RS256"}]}}},
+            {
+                "classes": {
+                    "api_app": {"jwt_keys": [{"alg": "HS256", "secret": "s"}, {"alg": "RS256"}]}
+                }
+            },
             "classes.api_app.jwt_keys[1]",
             "RS256 needs 'public_key_file'",
         ),

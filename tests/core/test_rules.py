@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from corefacts import make_facts
@@ -77,7 +79,7 @@ def test_fields_are_and_values_within_a_field_are_or() -> None:
     ],
 )
 def test_each_field_narrows_the_match(
-    field: str, value: object, hit: dict[str, object], miss: dict[str, object]
+    field: str, value: Any, hit: dict[str, Any], miss: dict[str, Any]
 ) -> None:
     assert matches(Match(**{field: value}), make_facts(**hit), make_facts(**miss)) == [True, False]
 

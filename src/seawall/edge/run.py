@@ -11,6 +11,7 @@ import contextlib
 import logging
 import multiprocessing
 import multiprocessing.connection as mpc
+import os
 import signal
 from collections.abc import Callable
 from typing import Any
@@ -51,6 +52,7 @@ def _install_stop(stop: asyncio.Event) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, lambda: None)  # workers reopen their own logs
 
 
 async def serve_single(
@@ -63,6 +65,7 @@ async def serve_single(
     _install_stop(stop)
     worker = EdgeWorker(cfg, clock)
     await worker.start()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, worker.reopen_logs)
     runner = None
     if cfg.admin.listen:
         host, port = split_hostport(cfg.admin.listen)
@@ -91,6 +94,7 @@ async def _worker_main(cfg: Config, index: int, pipe: mpc.Connection) -> None:
     stop = asyncio.Event()
     loop.add_signal_handler(signal.SIGINT, lambda: None)  # the supervisor decides
     loop.add_signal_handler(signal.SIGTERM, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, worker.reopen_logs)
 
     def on_message() -> None:
         try:
@@ -200,7 +204,15 @@ class Supervisor:
         loop.remove_reader(self.pipes[index].fileno())
         loop.call_later(0.5, self.spawn, index)
 
+    def forward_signal(self, sig: int) -> None:
+        for proc in self.procs.values():
+            if proc.pid is not None and proc.is_alive():
+                os.kill(proc.pid, sig)
+
     async def run(self, stop: asyncio.Event) -> None:
+        asyncio.get_running_loop().add_signal_handler(
+            signal.SIGHUP, self.forward_signal, signal.SIGHUP
+        )
         for i in range(self.cfg.workers):
             self.spawn(i)
         runner = None

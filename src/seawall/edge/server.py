@@ -98,6 +98,11 @@ class EdgeWorker:
             if ctx.origins is not None:
                 ctx.stats.gauges["pool_idle"] = sum(len(p.idle) for p in ctx.origins.pools)
 
+    def reopen_logs(self) -> None:
+        """SIGHUP: reopen the access log after rotation."""
+        if self.access_log is not None:
+            self.access_log.reopen()
+
     def apply(self, delta: RulesetDelta) -> None:
         self.ctx.decider.apply(delta)
 

@@ -21,6 +21,8 @@ from seawall.runtime.clock import Clock
 if TYPE_CHECKING:
     from seawall.edge.connection import ClientConnection
 
+IDLE = 0  # the client connection's idle deadline kind (see connection.py)
+
 log = logging.getLogger("seawall.upstream")
 _NO_BODY_STATUS = frozenset({204, 304})
 
@@ -75,6 +77,7 @@ class UpstreamConnection(asyncio.Protocol):
             self.close()  # an idle connection must not speak
             return
         if self.tunnel:
+            client.set_deadline(IDLE)  # either side speaking keeps a tunnel alive
             client.write(data)
             return
         self.got_bytes = True
@@ -226,8 +229,8 @@ class UpstreamConnection(asyncio.Protocol):
 
     def on_message_complete(self) -> None:
         client, ex = self.client, self.ex
-        if client is None or ex is None or not ex.resp_started:
-            return
+        if client is None or ex is None or not ex.resp_started or ex.status == 101:
+            return  # a 101 is followed by the tunnel, not by another message
         if ex.resp_chunked:
             client.write(LAST_CHUNK)
         reusable = (

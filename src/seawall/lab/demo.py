@@ -171,6 +171,7 @@ async def _run(duration: float, port: int, keep: bool) -> int:
                 live.update(_table(groups, time.monotonic() - t0))
             await asyncio.gather(*tasks)
             live.update(_table(groups, time.monotonic() - t0))
+    console.print()
     verdicts = Counter[str]()
     for (verdict, klass, _route), n in worker.ctx.stats.requests.items():
         verdicts[f"{verdict}/{klass}"] += n
