@@ -31,7 +31,9 @@ def configure(port: int) -> dict[str, Any]:
 
 
 def _classes(e: Edge) -> list[str]:
-    return sorted(k for (_, k, _), n in e.worker.ctx.stats.requests.items() for _ in range(n))
+    return sorted(
+        k for (_, k, _), n in e.worker.ctx.stats.snapshot()["requests"].items() for _ in range(n)
+    )
 
 
 def test_opaque_token_is_introspected_once_then_cached() -> None:

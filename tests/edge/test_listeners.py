@@ -49,7 +49,7 @@ def test_tls_terminates_with_sni_and_alpn(tmp_path: Path) -> None:
                     assert resp.status_code == 200
         seen = e.origin.seen[-1]
         assert seen.header("x-forwarded-proto") == "https"
-        record_tls = e.worker.ctx.stats.requests
+        record_tls = e.worker.ctx.stats.snapshot()["requests"]
         assert sum(record_tls.values()) == 2
 
 

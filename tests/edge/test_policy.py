@@ -27,7 +27,9 @@ def _req(extra: str = "", path: str = "/") -> bytes:
 
 
 def _class_of(e: Edge) -> list[str]:
-    return [k for (_, k, _), n in e.worker.ctx.stats.requests.items() for _ in range(n)]
+    return [
+        k for (_, k, _), n in e.worker.ctx.stats.snapshot()["requests"].items() for _ in range(n)
+    ]
 
 
 def test_each_kind_of_client_gets_its_class() -> None:
@@ -51,10 +53,10 @@ def test_each_kind_of_client_gets_its_class() -> None:
             (f"Cookie: sid={cookie[:-2]}xx\r\n", "127.0.0.1"),
             ("User-Agent: Googlebot\r\n", "127.0.0.1"),
         ]:
-            before = dict(e.worker.ctx.stats.requests)
+            before = dict(e.worker.ctx.stats.snapshot()["requests"])
             resp, _ = roundtrip(e.port, _req(extra), source=source)
             assert resp.status_code == 200
-            after = e.worker.ctx.stats.requests
+            after = e.worker.ctx.stats.snapshot()["requests"]
             (key,) = [k for k in after if after[k] != before.get(k, 0)]
             seen.append(key[1])
         assert seen == ["api_app", "gateway", "anonymous", "user", "anonymous", "anonymous"]
@@ -132,4 +134,4 @@ def test_challenge_verdict_is_a_distinct_refusal() -> None:
     with Edge(config={"rules": rules}) as e:
         resp, body = roundtrip(e.port, _req("User-Agent: curl/8.0\r\n"))
         assert resp.status_code == 403 and b"challenge" in body
-        assert ("challenge", "anonymous", "other") in e.worker.ctx.stats.requests
+        assert ("challenge", "anonymous", "other") in e.worker.ctx.stats.snapshot()["requests"]

@@ -84,7 +84,7 @@ def test_websocket_upgrade_becomes_a_tunnel() -> None:
             assert b"hello" in got
             s.sendall(b"ping")
             assert _recv_until(s, b"PING").endswith(b"PING")
-        assert ("allow", "anonymous", "other") in e.worker.ctx.stats.requests
+        assert ("allow", "anonymous", "other") in e.worker.ctx.stats.snapshot()["requests"]
 
 
 def test_refused_upgrade_is_a_normal_response_and_the_connection_closes() -> None:

@@ -127,6 +127,9 @@ class ClientConnection(asyncio.Protocol):
 
     def set_deadline(self, kind: int) -> None:
         self.kind = kind
+        if kind == NONE:
+            self.deadline = 0.0
+            return
         s = self.s
         now = self.ctx.clock.monotonic()
         if kind == IDLE:
@@ -135,11 +138,9 @@ class ClientConnection(asyncio.Protocol):
             self.deadline = now + s.head_timeout
         elif kind == SEND:
             self.deadline = now + s.send_timeout
-        elif kind == BODY:
+        else:  # BODY
             self.body_since = now
             self.deadline = now + _BODY_GRACE
-        else:
-            self.deadline = 0.0
 
     def check_timeouts(self, now: float) -> None:
         """Called by the worker's sweeper: nginx-style timers without a handle per request."""
@@ -314,7 +315,7 @@ class ClientConnection(asyncio.Protocol):
             self.upstream.send(frame(body, ex.head.chunked))
             return
         ex.body.append(body)
-        if sum(map(len, ex.body)) > _BODY_BUFFER:
+        if ex.body_bytes > _BODY_BUFFER:  # held here until an upstream is attached
             self.pause_reading(2)
 
     def on_message_complete(self) -> None:
@@ -474,7 +475,7 @@ class ClientConnection(asyncio.Protocol):
             return
         latency = ctx.clock.monotonic() - ex.t0
         stats = ctx.stats
-        stats.requests[(v.action.label, f.klass.label, f.route)] += 1
+        stats.requests[(v.action, f.klass, f.route)] += 1
         stats.statuses[ex.status] += 1
         stats.observe_latency(f.route, latency)
         ctx.recorder.record(

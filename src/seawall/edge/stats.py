@@ -6,6 +6,9 @@ import bisect
 from collections import Counter
 from typing import Any
 
+from seawall.core.facts import ClientClass
+from seawall.core.verdict import Action
+
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
@@ -25,7 +28,8 @@ class EdgeStats:
     """Everything /metrics shows. Keys are bounded: verdicts, classes and configured routes."""
 
     def __init__(self) -> None:
-        self.requests: Counter[tuple[str, str, str]] = Counter()  # (verdict, class, route)
+        # (Action, ClientClass, route): enums stay ints on the hot path, labels at snapshot
+        self.requests: Counter[tuple[int, int, str]] = Counter()
         self.statuses: Counter[int] = Counter()
         self.client_errors: Counter[str] = Counter()  # reason kind
         self.origin_errors: Counter[str] = Counter()  # connect, timeout, reset, protocol
@@ -46,7 +50,10 @@ class EdgeStats:
 
     def snapshot(self) -> dict[str, Any]:
         return {
-            "requests": dict(self.requests),
+            "requests": {
+                (Action(a).label, ClientClass(k).label, r): n
+                for (a, k, r), n in self.requests.items()
+            },
             "statuses": dict(self.statuses),
             "client_errors": dict(self.client_errors),
             "origin_errors": dict(self.origin_errors),

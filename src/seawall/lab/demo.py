@@ -173,7 +173,7 @@ async def _run(duration: float, port: int, keep: bool) -> int:
             live.update(_table(groups, time.monotonic() - t0))
     console.print()
     verdicts = Counter[str]()
-    for (verdict, klass, _route), n in worker.ctx.stats.requests.items():
+    for (verdict, klass, _route), n in worker.ctx.stats.snapshot()["requests"].items():
         verdicts[f"{verdict}/{klass}"] += n
     console.print(
         "edge verdicts by class: " + ", ".join(f"{k}={v}" for k, v in sorted(verdicts.items()))
