@@ -72,9 +72,7 @@ def free_port() -> int:
 def run_text(cmd: Sequence[str], timeout: float = 30.0) -> str:
     """stdout+stderr of a short command, or '' when it is missing or fails."""
     try:
-        p = subprocess.run(
-            list(cmd), capture_output=True, text=True, timeout=timeout, check=False
-        )
+        p = subprocess.run(list(cmd), capture_output=True, text=True, timeout=timeout, check=False)
     except (OSError, subprocess.TimeoutExpired):
         return ""
     return (p.stdout + p.stderr).strip()
@@ -142,6 +140,11 @@ class Service:
         self._log.close()
 
 
+def pinned(cpu: str, command: str, *paths: str) -> list[str]:
+    """`taskset -c CPU` before a command given as words (no spaces inside), then paths."""
+    return ["taskset", "-c", cpu, *command.split(), *paths]
+
+
 # ---- load generators ----------------------------------------------------------------------------
 
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
@@ -174,9 +177,7 @@ def parse_wrk(text: str) -> LoadResult:
     if rps is None or p50 is None or p99 is None or total is None:
         raise ValueError(f"could not parse wrk output:\n{text}")
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
-    errs = re.search(
-        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text
-    )
+    errs = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
     return LoadResult(
         rps=float(rps.group(1)),
         p50_ms=_ms(p50.group(1)),
@@ -188,13 +189,10 @@ def parse_wrk(text: str) -> LoadResult:
 
 
 def wrk(port: int, duration: float, connections: int, cpu: str) -> LoadResult:
-    cmd = [
-        "taskset", "-c", cpu, "wrk", "-t1", f"-c{connections}", f"-d{max(1, round(duration))}s",
-        "--latency", f"http://{HOST}:{port}{REQUEST_PATH}",
-    ]  # fmt: skip
-    p = subprocess.run(
-        cmd, capture_output=True, text=True, timeout=duration + 60, check=False
-    )
+    secs = max(1, round(duration))
+    url = f"http://{HOST}:{port}{REQUEST_PATH}"
+    cmd = pinned(cpu, f"wrk -t1 -c{connections} -d{secs}s --latency {url}")
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 60, check=False)
     if p.returncode != 0:
         raise RuntimeError(f"wrk failed ({p.returncode}): {p.stderr}")
     return parse_wrk(p.stdout)
@@ -215,22 +213,24 @@ def h2load_rate(
     per_client = max(1, round(rate / clients))
     secs = max(1, round(duration))
     warm = 1
-    cmd = [
-        "taskset", "-c", cpu, "h2load", "--h1", "-t1", f"-c{clients}", f"--rps={per_client}",
-        f"-D{secs}", f"--warm-up-time={warm}", f"--log-file={log_path}",
-        f"http://{HOST}:{port}{REQUEST_PATH}",
-    ]  # fmt: skip
-    log_path.unlink(missing_ok=True)
-    p = subprocess.run(
-        cmd, capture_output=True, text=True, timeout=secs + warm + 60, check=False
+    url = f"http://{HOST}:{port}{REQUEST_PATH}"
+    cmd = pinned(
+        cpu,
+        f"h2load --h1 -t1 -c{clients} --rps={per_client} -D{secs} --warm-up-time={warm} {url}",
+        f"--log-file={log_path}",
     )
+    log_path.unlink(missing_ok=True)
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=secs + warm + 60, check=False)
     if p.returncode != 0:
         raise RuntimeError(f"h2load failed ({p.returncode}): {p.stdout}\n{p.stderr}")
     lat: list[float] = []
-    bad = 0
+    bad = failed = 0
     for line in log_path.read_text().splitlines():
         cols = line.split("\t")
         if len(cols) < 3:
+            continue
+        if cols[1] == "-1":  # a stream that failed, e.g. cut off when the run stops
+            failed += 1
             continue
         if not cols[1].startswith("2"):
             bad += 1
@@ -242,6 +242,7 @@ def h2load_rate(
         p99_ms=percentile(lat, 99),
         requests=len(lat),
         non_2xx=bad,
+        socket_errors=failed,
         target_rps=float(per_client * clients),
         max_ms=lat[-1] if lat else float("nan"),
     )
@@ -327,9 +328,17 @@ REJECT_BODY = """\
 """
 
 
-def nginx_conf(kind: str, name: str, workdir: Path, port: int, origin_port: int, workers: int) -> Path:
-    fmt = {"dir": workdir, "name": name, "host": HOST, "port": port,
-           "origin_port": origin_port, "workers": workers}  # fmt: skip
+def nginx_conf(
+    kind: str, name: str, workdir: Path, port: int, origin_port: int, workers: int
+) -> Path:
+    fmt = {
+        "dir": workdir,
+        "name": name,
+        "host": HOST,
+        "port": port,
+        "origin_port": origin_port,
+        "workers": workers,
+    }
     text = NGINX_HEAD.format(**fmt)
     if kind == "origin":
         text += ORIGIN_BODY.format(**fmt)
@@ -407,9 +416,13 @@ def seawall_conf(
     name: str, workdir: Path, port: int, origin_port: int, workers: int, block: bool
 ) -> Path:
     text = SEAWALL_CONF.format(
-        workers=workers, host=HOST, port=port, origin_port=origin_port,
-        block=SEAWALL_BLOCK if block else "", log=workdir / f"{name}-access.log",
-    )  # fmt: skip
+        workers=workers,
+        host=HOST,
+        port=port,
+        origin_port=origin_port,
+        block=SEAWALL_BLOCK if block else "",
+        log=workdir / f"{name}-access.log",
+    )
     path = workdir / f"{name}.toml"
     path.write_text(text)
     return path
@@ -438,14 +451,16 @@ def describe_python(path: str, tag: str) -> Interp:
         "import platform, sysconfig, seawall, uvloop, httptools;"
         "print(platform.python_version());"
         "print(sysconfig.get_config_var('CONFIG_ARGS') or '');"
-        "print('uvloop', uvloop.__version__, 'httptools', httptools.__version__)"
+        "print('uvloop', uvloop.__version__, 'httptools', httptools.__version__);"
+        "print(any('libpython' in line for line in open('/proc/self/maps')))"
     )
     p = subprocess.run([path, "-c", code], capture_output=True, text=True, timeout=60, check=False)
     if p.returncode != 0:
         raise SystemExit(f"{path} cannot run seawall (pip install -e . there): {p.stderr}")
-    version, config_args, libs = p.stdout.splitlines()[:3]
+    version, config_args, libs, shared = p.stdout.splitlines()[:4]
     flags = [f for f in ("--enable-optimizations", "--with-lto") if f in config_args]
-    build = f"{' '.join(flags) or 'no PGO/LTO flags'}; {libs}"
+    linked = "libpython shared" if shared == "True" else "libpython static"
+    build = f"{linked}; {' '.join(flags) or 'no PGO/LTO in CONFIG_ARGS'}; {libs}"
     return Interp(path=path, version=version, build=build, tag=tag)
 
 
@@ -466,33 +481,8 @@ class Measurement:
         }
 
 
-def profile_edge(
-    target: Target, args: argparse.Namespace, workdir: Path, stamp: str
-) -> dict[str, Any]:
-    """py-spy record (raw collapsed stacks) of the edge while wrk loads it at full speed."""
-    if shutil.which("py-spy") is None:
-        return {"error": "py-spy not found (pip install py-spy)"}
-    raw = workdir / "profile.txt"
-    secs = max(2, round(args.duration))
-    load = subprocess.Popen(
-        [
-            "taskset", "-c", args.load_cpu, "wrk", "-t1", f"-c{args.connections}",
-            f"-d{secs + 2}s", "--latency", f"http://{HOST}:{target.port}{REQUEST_PATH}",
-        ],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-    time.sleep(1.0)
-    spy = subprocess.run(
-        [
-            "taskset", "-c", args.load_cpu, "py-spy", "record", "--pid", str(target.service.pid),
-            "--duration", str(secs), "--rate", "200", "--format", "raw", "--function",
-            "--nonblocking", "-o", str(raw),
-        ],
-        capture_output=True, text=True, timeout=secs + 60, check=False,
-    )  # fmt: skip
-    out, _ = load.communicate(timeout=secs + 60)
-    if spy.returncode != 0 or not raw.exists():
-        return {"error": f"py-spy failed: {spy.stdout}{spy.stderr}"}
+def summarize_raw(raw: Path, k_self: int = 15, k_total: int = 25) -> dict[str, Any]:
+    """Top functions by self time (leaf frame) and by total time from py-spy's raw stacks."""
     self_time: Counter[str] = Counter()
     total_time: Counter[str] = Counter()
     samples = 0
@@ -502,17 +492,12 @@ def profile_edge(
             continue
         n = int(count_text)
         frames = [f for f in stack.split(";") if f]
-        # the first frame is the process/thread name when py-spy adds one
-        if frames and not frames[0].endswith(")"):
-            frames = frames[1:]
         if not frames:
             continue
         samples += n
         self_time[frames[-1]] += n
         for f in set(frames):
             total_time[f] += n
-    keep = RESULTS_DIR / f"edge_profile-{stamp}.txt"
-    shutil.copyfile(raw, keep)
 
     def top(c: Counter[str], k: int) -> list[dict[str, Any]]:
         return [
@@ -520,14 +505,54 @@ def profile_edge(
             for f, n in c.most_common(k)
         ]
 
+    return {
+        "samples": samples,
+        "top_self": top(self_time, k_self),
+        "top_total": top(total_time, k_total),
+    }
+
+
+def profile_edge(
+    target: Target, args: argparse.Namespace, workdir: Path, stamp: str, native: bool
+) -> dict[str, Any]:
+    """py-spy record (raw collapsed stacks) of an edge while wrk loads it at full speed.
+
+    py-spy pauses the edge for each sample (its default): --nonblocking lost about a third
+    of its samples here to torn stacks and kept those caught in syscalls, a bias. The python
+    mode folds C time (uvloop, libc syscalls, httptools, msgspec) into the Python frame that
+    called it; --native shows those C frames as leaves.
+    """
+    if shutil.which("py-spy") is None:
+        return {"error": "py-spy not found (pip install py-spy)"}
+    mode = "native" if native else "python"
+    raw = workdir / f"profile-{target.key}-{mode}.txt"
+    secs = max(2, round(args.duration))
+    url = f"http://{HOST}:{target.port}{REQUEST_PATH}"
+    wrk_cmd = pinned(args.load_cpu, f"wrk -t1 -c{args.connections} -d{secs + 2}s --latency {url}")
+    load = subprocess.Popen(wrk_cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    time.sleep(1.0)
+    spy_cmd = pinned(
+        args.load_cpu,
+        f"py-spy record --pid {target.service.pid} --duration {secs} --rate 250 --format raw "
+        f"--function {'--native' if native else ''} -o",
+        str(raw),
+    )
+    spy = subprocess.run(spy_cmd, capture_output=True, text=True, timeout=secs + 60, check=False)
+    out, _ = load.communicate(timeout=secs + 60)
+    stats = re.search(r"Samples: (\d+) Errors: (\d+)", spy.stdout + spy.stderr)
+    if spy.returncode != 0 or not raw.exists():
+        return {"error": f"py-spy failed: {spy.stdout}{spy.stderr}"}
+    keep = RESULTS_DIR / f"edge_profile-{stamp}-{target.key}-{mode}.txt"
+    shutil.copyfile(raw, keep)
     under_load = parse_wrk(out) if "Requests/sec" in out else None
     return {
         "target": target.key,
-        "samples": samples,
+        "label": target.label,
+        "mode": mode,
         "raw_file": str(keep.relative_to(BENCH_DIR.parent)),
         "rps_while_profiled": under_load.rps if under_load else None,
-        "top_self": top(self_time, 15),
-        "top_total": top(total_time, 25),
+        "py_spy_samples_errors": [int(x) for x in stats.groups()] if stats else None,
+        **summarize_raw(raw),
     }
 
 
@@ -547,6 +572,10 @@ def machine_info() -> dict[str, str]:
         "wrk": run_text(["wrk", "-v"]).splitlines()[0] if run_text(["wrk", "-v"]) else "",
         "h2load": run_text(["h2load", "--version"]),
         "py_spy": run_text(["py-spy", "--version"]),
+        "git_head": run_text(["git", "-C", str(BENCH_DIR.parent), "rev-parse", "--short", "HEAD"]),
+        "src_dirty": str(
+            bool(run_text(["git", "-C", str(BENCH_DIR.parent), "status", "--porcelain", "src"]))
+        ),
     }
 
 
@@ -555,7 +584,10 @@ def ratio(a: float, b: float) -> float:
 
 
 def fmt_row(cols: Sequence[str], widths: Sequence[int]) -> str:
-    return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cols, widths, strict=True)))
+    return "  ".join(
+        c.ljust(w) if i == 0 else c.rjust(w)
+        for i, (c, w) in enumerate(zip(cols, widths, strict=True))
+    )
 
 
 def print_table(title: str, rows: list[list[str]], head: list[str]) -> None:
@@ -573,9 +605,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     ap.add_argument("--runs", type=int, default=3, help="repetitions; the median is reported")
     ap.add_argument("--connections", type=int, default=64, help="wrk keep-alive connections")
     ap.add_argument(
-        "--python", action="append", default=[], metavar="PATH",
+        "--python",
+        action="append",
+        default=[],
+        metavar="PATH",
         help="interpreter to run the edge under (repeatable; default: this one)",
-    )  # fmt: skip
+    )
     ap.add_argument("--proxy-cpu", default="0", help="CPU for the proxies (1 worker)")
     ap.add_argument("--proxy-cpus-2w", default="0,1", help="CPUs for 2-worker proxies")
     ap.add_argument("--load-cpu", default="1", help="CPU for wrk/h2load and the origin")
@@ -611,12 +646,18 @@ def services() -> Iterator[list[Service]]:
 
 
 def start_nginx(
-    started: list[Service], kind: str, name: str, workdir: Path, cpu: str, origin_port: int,
+    started: list[Service],
+    kind: str,
+    name: str,
+    workdir: Path,
+    cpu: str,
+    origin_port: int,
     workers: int = 1,
-) -> tuple[int, Service]:  # fmt: skip
+) -> tuple[int, Service]:
     port = free_port()
     conf = nginx_conf(kind, name, workdir, port, origin_port, workers)
-    cmd = ["taskset", "-c", cpu, "nginx", "-p", str(workdir), "-e", str(workdir / f"{name}-error.log"), "-c", str(conf)]  # fmt: skip
+    error_log = str(workdir / f"{name}-error.log")
+    cmd = pinned(cpu, "nginx -p", str(workdir), "-e", error_log, "-c", str(conf))
     svc = Service(name, cmd, workdir / f"{name}.out")
     started.append(svc)
     svc.wait_ready(port, {429} if kind == "reject" else {200})
@@ -624,12 +665,18 @@ def start_nginx(
 
 
 def start_seawall(
-    started: list[Service], name: str, workdir: Path, cpu: str, origin_port: int,
-    python: str, workers: int, block: bool,
-) -> tuple[int, Service]:  # fmt: skip
+    started: list[Service],
+    name: str,
+    workdir: Path,
+    cpu: str,
+    origin_port: int,
+    python: str,
+    workers: int,
+    block: bool,
+) -> tuple[int, Service]:
     port = free_port()
     conf = seawall_conf(name, workdir, port, origin_port, workers, block)
-    cmd = ["taskset", "-c", cpu, python, "-m", "seawall.cli", "edge", "--config", str(conf)]
+    cmd = pinned(cpu, "", python, "-m", "seawall.cli", "edge", "--config", str(conf))
     svc = Service(name, cmd, workdir / f"{name}.out")
     started.append(svc)
     svc.wait_ready(port, {403} if block else {200})
@@ -644,6 +691,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     info = machine_info()
     print(f"# {info['date_utc']}  {info['cpu_model']}  nproc={info['nproc']}  {info['kernel']}")
+    print(f"# seawall at {info['git_head']} (src modified: {info['src_dirty']})")
     for it in interps:
         print(f"# {it.tag}: Python {it.version} at {it.path} ({it.build})")
 
@@ -684,7 +732,9 @@ def run_all(
 ) -> None:
     pc, pc2, lc = args.proxy_cpu, args.proxy_cpus_2w, args.load_cpu
     origin_port, origin = start_nginx(started, "origin", "origin", workdir, lc, 0)
-    targets: list[Target] = [Target("origin", "origin direct (nginx static)", "origin", origin_port, origin)]
+    targets: list[Target] = [
+        Target("origin", "origin direct (nginx static)", "origin", origin_port, origin)
+    ]
     port, svc = start_nginx(started, "proxy", "nginx-proxy-1w", workdir, pc, origin_port)
     targets.append(Target("nginx_proxy_1w", "nginx proxy, 1 worker", "proxy", port, svc))
     port, svc = start_nginx(started, "proxy", "nginx-proxy-2w", workdir, pc2, origin_port, 2)
@@ -700,7 +750,16 @@ def run_all(
     for it in interps:
         name = f"seawall-{it.tag}-block"
         port, svc = start_seawall(started, name, workdir, pc, origin_port, it.path, 1, True)
-        targets.append(Target(f"seawall_{it.tag}_block_1w", f"seawall {it.tag} block, 1 worker", "reject", port, svc, it.tag))  # fmt: skip
+        targets.append(
+            Target(
+                f"seawall_{it.tag}_block_1w",
+                f"seawall {it.tag} block, 1 worker",
+                "reject",
+                port,
+                svc,
+                it.tag,
+            )
+        )
 
     # warm-up: JIT-free, but caches, pools and the page cache fill
     warm = min(2.0, max(1.0, args.duration / 5))
@@ -712,65 +771,108 @@ def run_all(
         for t in targets:
             r = wrk(t.port, args.duration, args.connections, lc)
             thr[t.key].runs.append(r)
-            print(f"  round {rnd + 1}/{args.runs} {t.label:<34} {r.rps:>10.0f} req/s  "
-                  f"p50 {r.p50_ms:6.2f} ms  p99 {r.p99_ms:6.2f} ms"
-                  + (f"  non-2xx {r.non_2xx}" if r.non_2xx else "")
-                  + (f"  socket errors {r.socket_errors}" if r.socket_errors else ""),
-                  flush=True)  # fmt: skip
+            print(
+                f"  round {rnd + 1}/{args.runs} {t.label:<34} {r.rps:>10.0f} req/s  "
+                f"p50 {r.p50_ms:6.2f} ms  p99 {r.p99_ms:6.2f} ms"
+                + (f"  non-2xx {r.non_2xx}" if r.non_2xx else "")
+                + (f"  socket errors {r.socket_errors}" if r.socket_errors else ""),
+                flush=True,
+            )
 
     med = {k: m.median() for k, m in thr.items()}
+    time.sleep(1.5)  # nginx flushes its buffered log each second, seawall every 0.2 s
+    result["access_log_lines"] = count_log_lines(workdir, thr)
     result["throughput"] = {
         k: {"label": m.label, "median": med[k], "runs": [asdict(r) for r in m.runs]}
         for k, m in thr.items()
     }
     rows = [
-        [m.label, f"{med[k]['rps']:.0f}", f"{med[k]['p50_ms']:.2f}", f"{med[k]['p99_ms']:.2f}",
-         " ".join(f"{r.rps:.0f}" for r in m.runs)]
+        [
+            m.label,
+            f"{med[k]['rps']:.0f}",
+            f"{med[k]['p50_ms']:.2f}",
+            f"{med[k]['p99_ms']:.2f}",
+            " ".join(f"{r.rps:.0f}" for r in m.runs),
+        ]
         for k, m in thr.items()
-    ]  # fmt: skip
+    ]
     print_table(
         f"Throughput, wrk -t1 -c{args.connections} -d{args.duration:g}s, median of {args.runs}",
-        rows, ["target", "req/s", "p50 ms", "p99 ms", "runs req/s"],
-    )  # fmt: skip
+        rows,
+        ["target", "req/s", "p50 ms", "p99 ms", "runs req/s"],
+    )
 
     ratios: dict[str, Any] = {}
     for it in interps:
-        t = it.tag
-        ratios[t] = {
-            "proxy_1w": ratio(med[f"seawall_{t}_1w"]["rps"], med["nginx_proxy_1w"]["rps"]),
-            "proxy_2w": ratio(med[f"seawall_{t}_2w"]["rps"], med["nginx_proxy_2w"]["rps"]),
-            "reject_1w": ratio(med[f"seawall_{t}_block_1w"]["rps"], med["nginx_reject_1w"]["rps"]),
-            "scaling_2w_over_1w": ratio(med[f"seawall_{t}_2w"]["rps"], med[f"seawall_{t}_1w"]["rps"]),
-        }  # fmt: skip
+        one, two = med[f"seawall_{it.tag}_1w"]["rps"], med[f"seawall_{it.tag}_2w"]["rps"]
+        block = med[f"seawall_{it.tag}_block_1w"]["rps"]
+        ratios[it.tag] = {
+            "proxy_1w": ratio(one, med["nginx_proxy_1w"]["rps"]),
+            "proxy_2w": ratio(two, med["nginx_proxy_2w"]["rps"]),
+            "reject_1w": ratio(block, med["nginx_reject_1w"]["rps"]),
+            "scaling_2w_over_1w": ratio(two, one),
+        }
     ratios["nginx_scaling_2w_over_1w"] = ratio(
         med["nginx_proxy_2w"]["rps"], med["nginx_proxy_1w"]["rps"]
     )
     result["ratios"] = ratios
     print_table(
         "Ratios seawall/nginx (targets: proxy ≥ 0.60, reject ≥ 0.70)",
-        [[it.tag, f"{ratios[it.tag]['proxy_1w']:.2f}", f"{ratios[it.tag]['proxy_2w']:.2f}",
-          f"{ratios[it.tag]['reject_1w']:.2f}", f"{ratios[it.tag]['scaling_2w_over_1w']:.2f}"]
-         for it in interps],
+        [
+            [
+                it.tag,
+                f"{ratios[it.tag]['proxy_1w']:.2f}",
+                f"{ratios[it.tag]['proxy_2w']:.2f}",
+                f"{ratios[it.tag]['reject_1w']:.2f}",
+                f"{ratios[it.tag]['scaling_2w_over_1w']:.2f}",
+            ]
+            for it in interps
+        ],
         ["python", "proxy 1w", "proxy 2w", "reject 1w", "seawall 2w/1w"],
-    )  # fmt: skip
+    )
 
     if not args.no_latency:
         result["latency"] = measure_latency(args, interps, targets, med, workdir)
 
     if args.profile:
-        first = next(t for t in targets if t.key == f"seawall_{interps[0].tag}_1w")
-        prof = profile_edge(first, args, workdir, stamp)
-        result["profile"] = prof
-        if "top_self" in prof:
+        tag = interps[0].tag
+        by_key = {t.key: t for t in targets}
+        plan = [
+            (f"seawall_{tag}_1w", False),
+            (f"seawall_{tag}_1w", True),
+            (f"seawall_{tag}_block_1w", False),
+        ]
+        profiles = []
+        for key, native in plan:
+            prof = profile_edge(by_key[key], args, workdir, stamp, native)
+            profiles.append(prof)
+            if "top_self" not in prof:
+                print(f"\nprofile of {key}: {prof.get('error')}")
+                continue
             print_table(
-                f"py-spy, {first.label} under full load: top 15 by self time "
-                f"({prof['samples']} samples)",
-                [[p["function"][:90], str(p["samples"]), f"{p['percent']:.1f}%"]
-                 for p in prof["top_self"]],
+                f"py-spy ({prof['mode']}), {prof['label']} under full load "
+                f"({prof['rps_while_profiled'] or 0:.0f} req/s while sampled): "
+                f"top 15 by self time, {prof['samples']} samples",
+                [
+                    [p["function"][:90], str(p["samples"]), f"{p['percent']:.1f}%"]
+                    for p in prof["top_self"]
+                ],
                 ["function", "samples", "self"],
-            )  # fmt: skip
-        else:
-            print(f"\nprofile: {prof.get('error')}")
+            )
+        result["profiles"] = profiles
+
+
+def count_log_lines(workdir: Path, thr: dict[str, Measurement]) -> dict[str, dict[str, int]]:
+    """Lines in each access log against requests sent: proof the logs were really on."""
+    out: dict[str, dict[str, int]] = {}
+    for log in sorted(workdir.glob("*-access.log")):
+        lines = 0
+        with log.open("rb") as f:
+            while chunk := f.read(1 << 20):
+                lines += chunk.count(b"\n")
+        out[log.name] = {"lines": lines}
+    out["_requests_sent"] = {k: sum(r.requests for r in m.runs) for k, m in thr.items()}
+    return out
 
 
 def measure_latency(
@@ -792,13 +894,20 @@ def measure_latency(
         for _ in range(args.runs):
             for k in keys:
                 r = h2load_rate(
-                    by_key[k].port, rate, args.duration, args.latency_clients, args.load_cpu,
+                    by_key[k].port,
+                    rate,
+                    args.duration,
+                    args.latency_clients,
+                    args.load_cpu,
                     workdir / "h2load.log",
-                )  # fmt: skip
+                )
                 runs[k].append(r)
-                print(f"  at {r.target_rps:.0f} req/s {by_key[k].label:<34} got {r.rps:>8.0f}  "
-                      f"p50 {r.p50_ms:6.3f} ms  p99 {r.p99_ms:6.3f} ms"
-                      + (f"  non-2xx {r.non_2xx}" if r.non_2xx else ""), flush=True)  # fmt: skip
+                print(
+                    f"  at {r.target_rps:.0f} req/s {by_key[k].label:<34} got {r.rps:>8.0f}  "
+                    f"p50 {r.p50_ms:6.3f} ms  p99 {r.p99_ms:6.3f} ms"
+                    + (f"  non-2xx {r.non_2xx}" if r.non_2xx else ""),
+                    flush=True,
+                )
         medians = {
             k: {
                 "rps": statistics.median(r.rps for r in v),
@@ -824,18 +933,22 @@ def measure_latency(
         }
         for k in keys:
             a = added.get(k, {"p50_added_ms": 0.0, "p99_added_ms": 0.0})
-            rows.append([
-                f"{by_key[k].label} @ {runs[k][0].target_rps:.0f}/s",
-                f"{medians[k]['rps']:.0f}", f"{medians[k]['p50_ms']:.3f}",
-                f"{medians[k]['p99_ms']:.3f}",
-                "-" if k == "origin" else f"{a['p50_added_ms']:+.3f}",
-                "-" if k == "origin" else f"{a['p99_added_ms']:+.3f}",
-            ])  # fmt: skip
+            rows.append(
+                [
+                    f"{by_key[k].label} @ {runs[k][0].target_rps:.0f}/s",
+                    f"{medians[k]['rps']:.0f}",
+                    f"{medians[k]['p50_ms']:.3f}",
+                    f"{medians[k]['p99_ms']:.3f}",
+                    "-" if k == "origin" else f"{a['p50_added_ms']:+.3f}",
+                    "-" if k == "origin" else f"{a['p99_added_ms']:+.3f}",
+                ]
+            )
     print_table(
         f"Latency at {args.half_load:g} of the 1-worker edge's capacity, h2load --h1 "
         f"-c{args.latency_clients} --rps, median of {args.runs} (target: p99 added ≤ 1 ms)",
-        rows, ["target @ rate", "got/s", "p50 ms", "p99 ms", "p50 added", "p99 added"],
-    )  # fmt: skip
+        rows,
+        ["target @ rate", "got/s", "p50 ms", "p99 ms", "p50 added", "p99 added"],
+    )
     return out
 
 

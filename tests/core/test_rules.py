@@ -153,13 +153,17 @@ def test_apply_replaces_same_ids_and_removes() -> None:
     assert rs.version == 2
 
 
-def test_a_replaced_rule_moves_to_the_end_of_its_priority_tier() -> None:
-    """Pinned as it is: replacing a rule re-inserts it. An allow rule replaced in place
-    (to extend its ttl, say) then runs after an equal-priority block that came after it;
-    give allowlists a lower priority to keep them first."""
+def test_a_replaced_rule_keeps_its_place() -> None:
+    """An allow rule re-posted to extend its ttl must still run before the block after it."""
     rs = Ruleset().apply(RulesetDelta(add=(rule("allow", action=Action.ALLOW), rule("block"))))
     rs = rs.apply(RulesetDelta(add=(rule("allow", action=Action.ALLOW, reason="extended"),)))
-    assert ids(rs) == ["block", "allow"]
+    assert ids(rs) == ["allow", "block"]
+    assert rs.rules[0].reason == "extended"
+
+
+def test_duplicate_ids_in_one_delta_keep_the_last() -> None:
+    rs = Ruleset().apply(RulesetDelta(add=(rule("a"), rule("a", reason="second"))))
+    assert ids(rs) == ["a"] and rs.rules[0].reason == "second"
 
 
 def test_a_full_resync_takes_the_new_order() -> None:

@@ -11,7 +11,7 @@ from seawall.core.net import parse_network
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True, strict=True)
 
 
 def _check_cidr(value: str) -> str:

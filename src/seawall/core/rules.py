@@ -70,9 +70,12 @@ class Ruleset:
     rules: tuple[Rule, ...] = ()
 
     def apply(self, delta: RulesetDelta) -> Ruleset:
-        gone = set(delta.remove) | {r.id for r in delta.add}
-        kept = [r for r in self.rules if r.id not in gone]
-        merged = sorted([*kept, *delta.add], key=lambda r: r.priority)
+        """Remove, then add; a rule re-added under its id keeps its place (say, a ttl bump)."""
+        removed = set(delta.remove)
+        fresh = {r.id: r for r in delta.add}
+        merged = [fresh.pop(r.id, r) for r in self.rules if r.id not in removed]
+        merged += fresh.values()
+        merged.sort(key=lambda r: r.priority)  # stable: ties keep their order
         return Ruleset(self.version + 1, tuple(merged))
 
 
