@@ -13,8 +13,9 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from harness import OriginThread, Seen, free_port, roundtrip, wait_for_port
 from seawall.cli import main
+
+from harness import OriginThread, Seen, free_port, roundtrip, wait_for_port
 
 
 def test_config_check_prints_the_effective_config(tmp_path: Path) -> None:

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import pytest
 
-from corefacts import make_facts
 from seawall.core.decider import Decider
 from seawall.core.facts import ClientClass, RequestFacts
 from seawall.core.rules import LimitKey, Match, Rule, Ruleset, RulesetDelta
 from seawall.core.verdict import Action, Verdict
 from seawall.runtime.clock import ManualClock
+
+from corefacts import make_facts
 
 ALICE = make_facts(client="192.0.2.10")
 BOB = make_facts(client="198.51.100.20")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from corefacts import addr
 from seawall.core.errors import ConfigError
 from seawall.core.net import (
     Address,
@@ -16,6 +15,8 @@ from seawall.core.net import (
     prefix_of,
     resolve_client,
 )
+
+from corefacts import addr
 
 # ---------------------------------------------------------------- parse_address
 

@@ -6,11 +6,12 @@ from typing import Any
 
 import pytest
 
-from corefacts import make_facts
 from seawall.core.errors import ConfigError
 from seawall.core.facts import ClientClass, RequestFacts
 from seawall.core.rules import CompiledMatch, Match, Rule, Ruleset, RulesetDelta
 from seawall.core.verdict import Action
+
+from corefacts import make_facts
 
 
 def matches(m: Match, *facts: RequestFacts) -> list[bool]:

@@ -10,11 +10,12 @@ from typing import Any
 
 import pytest
 
-from corefacts import make_facts
 from seawall.core.facts import ClientClass, TlsFacts
 from seawall.core.record import Record
 from seawall.core.verdict import Action, Verdict
 from seawall.edge.accesslog import AccessLog, combined_line, json_line
+
+from corefacts import make_facts
 
 # nginx: log_format combined '$remote_addr - $remote_user [$time_local] '
 #                            '"$request" $status $body_bytes_sent '

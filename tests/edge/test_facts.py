@@ -10,7 +10,6 @@ from typing import Any, cast
 import pytest
 import trustme
 
-from corefacts import addr
 from seawall.config.load import validate
 from seawall.core.facts import NO_TLS, ClientClass, RequestFacts
 from seawall.core.keys import header_fingerprint
@@ -21,6 +20,8 @@ from seawall.edge.facts import build_facts, tls_facts
 from seawall.edge.request import inspect_head
 from seawall.edge.tls import server_context
 from seawall.runtime.clock import ManualClock
+
+from corefacts import addr
 
 PEER = "198.51.100.7"
 PROXY = "10.0.0.5"

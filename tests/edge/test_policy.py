@@ -7,8 +7,9 @@ import time
 
 import jwt
 
-from harness import Edge, header, raw_roundtrip, roundtrip
 from seawall.core.classes import sign_session
+
+from harness import Edge, header, raw_roundtrip, roundtrip
 
 SECRET = "an-hs256-secret-that-is-long-enough-0123456789"
 COOKIE_KEY = "cookie-secret-for-sessions-0123456789abcdef"

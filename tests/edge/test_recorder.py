@@ -7,10 +7,11 @@ import logging
 
 import pytest
 
-from corefacts import make_facts
 from seawall.core.record import Record
 from seawall.core.verdict import ALLOW
 from seawall.edge.recorder import Recorder
+
+from corefacts import make_facts
 
 
 def rec(n: int) -> Record:

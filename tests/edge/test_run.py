@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 
-from harness import free_port
 from seawall.config.load import validate
 from seawall.config.schema import Config
 from seawall.core.facts import ClientClass
@@ -23,6 +22,8 @@ from seawall.edge.run import LocalControl, Supervisor
 from seawall.edge.server import EdgeWorker
 from seawall.edge.stats import EdgeStats, merge
 from seawall.runtime.clock import ManualClock
+
+from harness import free_port
 
 
 def config(**extra: Any) -> Config:

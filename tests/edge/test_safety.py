@@ -24,6 +24,7 @@ from typing import Any
 
 import h11
 import pytest
+
 from harness import Edge, Seen, connect, default_handler, header, read_response, roundtrip
 
 GET = b"GET / HTTP/1.1\r\nHost: h\r\n\r\n"

@@ -12,13 +12,14 @@ from typing import Any
 
 import pytest
 
-from harness import Edge, Seen, connect, free_port, header, read_response, roundtrip
 from seawall.config.load import validate
 from seawall.config.schema import Config
 from seawall.core.rules import Rule, RulesetDelta
 from seawall.core.verdict import Action
 from seawall.edge.server import SWEEP_INTERVAL, EdgeWorker, split_hostport
 from seawall.runtime.clock import ManualClock
+
+from harness import Edge, Seen, connect, free_port, header, read_response, roundtrip
 
 
 def config(**extra: Any) -> Config:

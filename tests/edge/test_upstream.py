@@ -7,12 +7,13 @@ from typing import Any
 
 import pytest
 
-from harness import Edge, OriginThread, free_port, header, roundtrip
 from seawall.config.load import validate
 from seawall.config.schema import Origin
 from seawall.edge.stats import EdgeStats
 from seawall.edge.upstream import OriginPool, Origins, UpstreamConnection
 from seawall.runtime.clock import ManualClock
+
+from harness import Edge, OriginThread, free_port, header, roundtrip
 
 
 class FakeTransport:
