@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import hashlib
 import http.client
 import json
 import os
@@ -140,6 +141,58 @@ class Service:
         self._log.close()
 
 
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def session_cpu(sid: int) -> tuple[float, float]:
+    """(user, system) CPU seconds of every live process in session `sid` (ours)."""
+    user = system = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if int(fields[3]) == sid:  # field 6 of stat, the session id
+            user += int(fields[11])  # utime
+            system += int(fields[12])  # stime
+    return user / CLK_TCK, system / CLK_TCK
+
+
+def cpu_times() -> dict[str, tuple[int, int]]:
+    """Per CPU (busy, total) jiffies from /proc/stat."""
+    out: dict[str, tuple[int, int]] = {}
+    for line in Path("/proc/stat").read_text().splitlines():
+        name, *rest = line.split()
+        if name.startswith("cpu") and name != "cpu":
+            v = [int(x) for x in rest]
+            idle = v[3] + v[4]  # idle + iowait
+            out[name] = (sum(v[:8]) - idle, sum(v[:8]))
+    return out
+
+
+def busy_between(a: dict[str, tuple[int, int]], b: dict[str, tuple[int, int]]) -> dict[str, float]:
+    return {
+        k: round((b[k][0] - a[k][0]) / max(1, b[k][1] - a[k][1]), 3) for k in sorted(a) if k in b
+    }
+
+
+def wait_quiet(limit: float, threshold: float = 0.15) -> float:
+    """Wait (at most `limit` s) for other tenants to leave every CPU below `threshold` busy.
+
+    Returns the busiest CPU's share over the last half second looked at.
+    """
+    deadline = time.monotonic() + limit
+    while True:
+        a = cpu_times()
+        time.sleep(0.5)
+        busy = max(busy_between(a, cpu_times()).values(), default=0.0)
+        if busy <= threshold or time.monotonic() >= deadline:
+            return busy
+
+
 def pinned(cpu: str, command: str, *paths: str) -> list[str]:
     """`taskset -c CPU` before a command given as words (no spaces inside), then paths."""
     return ["taskset", "-c", cpu, *command.split(), *paths]
@@ -167,6 +220,10 @@ class LoadResult:
     socket_errors: int = 0
     target_rps: float = 0.0
     max_ms: float = 0.0
+    cpu_user_us: float = 0.0  # CPU time of the server's processes per request, user mode
+    cpu_sys_us: float = 0.0  # ... and in the kernel (loopback TCP is most of it)
+    cpu_busy: dict[str, float] = field(default_factory=dict)  # whole machine, per CPU
+    background_busy: float = 0.0  # busiest CPU just before the run, with nothing of ours loaded
 
 
 def parse_wrk(text: str) -> LoadResult:
@@ -478,6 +535,8 @@ class Measurement:
             "rps": statistics.median(r.rps for r in self.runs),
             "p50_ms": statistics.median(r.p50_ms for r in self.runs),
             "p99_ms": statistics.median(r.p99_ms for r in self.runs),
+            "cpu_user_us": statistics.median(r.cpu_user_us for r in self.runs),
+            "cpu_sys_us": statistics.median(r.cpu_sys_us for r in self.runs),
         }
 
 
@@ -563,6 +622,7 @@ def machine_info() -> dict[str, str]:
             if line.startswith("model name"):
                 model = line.split(":", 1)[1].strip()
                 break
+    git = ["git", "-C", str(BENCH_DIR.parent)]
     return {
         "date_utc": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
         "nproc": str(os.cpu_count()),
@@ -572,11 +632,16 @@ def machine_info() -> dict[str, str]:
         "wrk": run_text(["wrk", "-v"]).splitlines()[0] if run_text(["wrk", "-v"]) else "",
         "h2load": run_text(["h2load", "--version"]),
         "py_spy": run_text(["py-spy", "--version"]),
-        "git_head": run_text(["git", "-C", str(BENCH_DIR.parent), "rev-parse", "--short", "HEAD"]),
-        "src_dirty": str(
-            bool(run_text(["git", "-C", str(BENCH_DIR.parent), "status", "--porcelain", "src"]))
-        ),
+        "git_head": run_text([*git, "rev-parse", "--short", "HEAD"]),
+        "src_dirty": str(bool(run_text([*git, "status", "--porcelain", "src"]))),
+        "src_diff_sha1": hashlib.sha1(
+            run_text([*git, "diff", "HEAD", "--", "src"]).encode()
+        ).hexdigest()[:12],
     }
+
+
+def cpu_us(m: dict[str, float]) -> float:
+    return m["cpu_user_us"] + m["cpu_sys_us"]
 
 
 def ratio(a: float, b: float) -> float:
@@ -618,6 +683,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     ap.add_argument("--half-load", type=float, default=0.5, help="fraction of edge capacity")
     ap.add_argument("--no-latency", action="store_true", help="skip the fixed-rate latency part")
     ap.add_argument("--profile", action="store_true", help="py-spy the 1-worker edge under load")
+    ap.add_argument(
+        "--quiet-wait",
+        type=float,
+        default=20.0,
+        help="before each run, wait up to this many seconds for other load to stop",
+    )
     ap.add_argument("--out", type=Path, default=None, help="JSON path (default bench/results/)")
     args = ap.parse_args(argv)
     if not args.python:
@@ -691,7 +762,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     info = machine_info()
     print(f"# {info['date_utc']}  {info['cpu_model']}  nproc={info['nproc']}  {info['kernel']}")
-    print(f"# seawall at {info['git_head']} (src modified: {info['src_dirty']})")
+    print(
+        f"# seawall at {info['git_head']} (src modified: {info['src_dirty']}, "
+        f"diff {info['src_diff_sha1']})"
+    )
     for it in interps:
         print(f"# {it.tag}: Python {it.version} at {it.path} ({it.build})")
 
@@ -769,11 +843,21 @@ def run_all(
     thr = {t.key: Measurement(t.key, t.label) for t in targets}
     for rnd in range(args.runs):
         for t in targets:
+            quiet = wait_quiet(args.quiet_wait)
+            u0, s0 = session_cpu(t.service.pid)
+            c0 = cpu_times()
             r = wrk(t.port, args.duration, args.connections, lc)
+            r.cpu_busy = busy_between(c0, cpu_times())
+            r.background_busy = quiet
+            u1, s1 = session_cpu(t.service.pid)
+            r.cpu_user_us = 1e6 * (u1 - u0) / max(1, r.requests)
+            r.cpu_sys_us = 1e6 * (s1 - s0) / max(1, r.requests)
             thr[t.key].runs.append(r)
             print(
                 f"  round {rnd + 1}/{args.runs} {t.label:<34} {r.rps:>10.0f} req/s  "
-                f"p50 {r.p50_ms:6.2f} ms  p99 {r.p99_ms:6.2f} ms"
+                f"p50 {r.p50_ms:6.2f} ms  p99 {r.p99_ms:6.2f} ms  "
+                f"CPU/req {r.cpu_user_us:5.1f}+{r.cpu_sys_us:5.1f} us  "
+                f"busy {' '.join(f'{v:.0%}' for v in r.cpu_busy.values())} (before {quiet:.0%})"
                 + (f"  non-2xx {r.non_2xx}" if r.non_2xx else "")
                 + (f"  socket errors {r.socket_errors}" if r.socket_errors else ""),
                 flush=True,
@@ -792,6 +876,8 @@ def run_all(
             f"{med[k]['rps']:.0f}",
             f"{med[k]['p50_ms']:.2f}",
             f"{med[k]['p99_ms']:.2f}",
+            f"{med[k]['cpu_user_us']:.1f} + {med[k]['cpu_sys_us']:.1f}",
+            f"{cpu_us(med[k]) * med[k]['rps'] / 1e6:.2f}",
             " ".join(f"{r.rps:.0f}" for r in m.runs),
         ]
         for k, m in thr.items()
@@ -799,7 +885,7 @@ def run_all(
     print_table(
         f"Throughput, wrk -t1 -c{args.connections} -d{args.duration:g}s, median of {args.runs}",
         rows,
-        ["target", "req/s", "p50 ms", "p99 ms", "runs req/s"],
+        ["target", "req/s", "p50 ms", "p99 ms", "CPU us/req usr + sys", "cores", "runs req/s"],
     )
 
     ratios: dict[str, Any] = {}
@@ -811,13 +897,21 @@ def run_all(
             "proxy_2w": ratio(two, med["nginx_proxy_2w"]["rps"]),
             "reject_1w": ratio(block, med["nginx_reject_1w"]["rps"]),
             "scaling_2w_over_1w": ratio(two, one),
+            # per core: nginx's CPU time per request over seawall's (same work, same core)
+            "proxy_1w_per_cpu": ratio(
+                cpu_us(med["nginx_proxy_1w"]), cpu_us(med[f"seawall_{it.tag}_1w"])
+            ),
+            "reject_1w_per_cpu": ratio(
+                cpu_us(med["nginx_reject_1w"]), cpu_us(med[f"seawall_{it.tag}_block_1w"])
+            ),
         }
     ratios["nginx_scaling_2w_over_1w"] = ratio(
         med["nginx_proxy_2w"]["rps"], med["nginx_proxy_1w"]["rps"]
     )
     result["ratios"] = ratios
     print_table(
-        "Ratios seawall/nginx (targets: proxy ≥ 0.60, reject ≥ 0.70)",
+        "Ratios seawall/nginx in req/s, and per CPU (nginx CPU us/req over seawall's); "
+        "targets: proxy ≥ 0.60, reject ≥ 0.70",
         [
             [
                 it.tag,
@@ -825,10 +919,12 @@ def run_all(
                 f"{ratios[it.tag]['proxy_2w']:.2f}",
                 f"{ratios[it.tag]['reject_1w']:.2f}",
                 f"{ratios[it.tag]['scaling_2w_over_1w']:.2f}",
+                f"{ratios[it.tag]['proxy_1w_per_cpu']:.2f}",
+                f"{ratios[it.tag]['reject_1w_per_cpu']:.2f}",
             ]
             for it in interps
         ],
-        ["python", "proxy 1w", "proxy 2w", "reject 1w", "seawall 2w/1w"],
+        ["python", "proxy 1w", "proxy 2w", "reject 1w", "seawall 2w/1w", "proxy/CPU", "reject/CPU"],
     )
 
     if not args.no_latency:
@@ -893,6 +989,7 @@ def measure_latency(
         runs: dict[str, list[LoadResult]] = {k: [] for k in keys}
         for _ in range(args.runs):
             for k in keys:
+                quiet = wait_quiet(args.quiet_wait)
                 r = h2load_rate(
                     by_key[k].port,
                     rate,
@@ -901,6 +998,7 @@ def measure_latency(
                     args.load_cpu,
                     workdir / "h2load.log",
                 )
+                r.background_busy = quiet
                 runs[k].append(r)
                 print(
                     f"  at {r.target_rps:.0f} req/s {by_key[k].label:<34} got {r.rps:>8.0f}  "

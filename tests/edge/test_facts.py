@@ -80,12 +80,6 @@ def test_absolute_form_target_is_reduced_to_its_path(target: bytes, path: str, q
     assert (f.path, f.query) == (path, query)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: for an absolute-form target the Host header is used instead of the target's "
-    "authority (RFC 9112 §3.2.2: it MUST be ignored), so rules on hosts see a different host "
-    "than an RFC-following origin that gets the target unchanged",
-)
 def test_absolute_form_target_host_wins_over_the_host_header() -> None:
     f, _ = facts(b"http://admin.example.test/x", [(b"Host", b"public.example.test")])
     assert f.host == "admin.example.test"

@@ -140,11 +140,6 @@ def test_close_semantics(http11: bool, connection: bytes | None, close: bool) ->
     assert head(*pairs, http11=http11).close is close
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: Connection options are matched as substrings, not comma-separated tokens "
-    "(RFC 9110 §7.6.1): 'x-close-notify' means close, 'x-noupgrade' means upgrade",
-)
 def test_connection_options_are_tokens() -> None:
     assert head(HOST, (b"Connection", b"x-close-notify")).close is False
     h = head(HOST, (b"Connection", b"x-noupgrade"), (b"Upgrade", b"websocket"))
@@ -268,11 +263,6 @@ def test_hop_by_hop_and_rewritten_headers_are_dropped() -> None:
     assert values(req, "x-keep") == ["yes"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: upstream_head forwards headers named in the client's Connection header "
-    "(RFC 9110 §7.6.1: a proxy MUST remove them), e.g. Connection: X-Secret passes X-Secret on",
-)
 def test_headers_named_in_connection_are_dropped() -> None:
     raw = [
         HOST,
@@ -390,11 +380,6 @@ def test_response_head_without_a_reason_phrase() -> None:
     assert resp.status_code == 204
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: response_head relays headers named in the origin's Connection header "
-    "(RFC 9110 §7.6.1), e.g. Connection: X-Internal passes X-Internal to the client",
-)
 def test_response_headers_named_in_connection_are_dropped() -> None:
     _, resp, _ = relay([(b"Connection", b"X-Internal"), (b"X-Internal", b"secret")])
     assert rvalues(resp, "x-internal") == []

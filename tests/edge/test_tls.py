@@ -96,11 +96,6 @@ def test_a_missing_certificate_file_is_named(certs: dict[str, tuple[str, str]]) 
     assert info.value.key == "listeners[0].certificates[1]"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: tls._context reports 'cannot read None': ssl's FileNotFoundError from "
-    "load_cert_chain has no filename, so the message does not say which file is missing",
-)
 @pytest.mark.parametrize("missing", ["cert", "key"])
 def test_the_error_names_the_missing_file(certs: dict[str, tuple[str, str]], missing: str) -> None:
     files = (

@@ -21,3 +21,4 @@ class Record:
     request_id: str
     time: float  # wall-clock epoch seconds at the head
     error: str = ""  # why the exchange failed, when it did
+    uri: str = ""  # the request target exactly as received

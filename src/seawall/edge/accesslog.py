@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from urllib.parse import quote
 
 import msgspec
 
@@ -24,6 +25,7 @@ def json_line(r: Record) -> bytes:
             "host": f.host,
             "path": f.path,
             "query": f.query,
+            "uri": r.uri,
             "status": r.status,
             "bytes_in": r.bytes_in,
             "bytes_out": r.bytes_out,
@@ -45,14 +47,27 @@ def json_line(r: Record) -> bytes:
     )
 
 
+_URI_SAFE = "/?&=:@!$'()*+,;-._~%"
+
+
+def _escape(text: str) -> str:
+    """nginx's escaping for log fields: quotes, backslashes and control bytes as \\xHH."""
+    if text.isprintable() and '"' not in text and "\\" not in text:
+        return text
+    return "".join(
+        c if c.isprintable() and c not in '"\\' else "".join(f"\\x{b:02X}" for b in c.encode())
+        for c in text
+    )
+
+
 def combined_line(r: Record) -> bytes:
     f = r.facts
     stamp = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(r.time))
-    target = f"{f.path}?{f.query}" if f.query else f.path
-    ua = f.user_agent.replace('"', "%22")
+    # the raw target as received; else the decoded path re-encoded so no space splits the field
+    target = r.uri or quote(f"{f.path}?{f.query}" if f.query else f.path, safe=_URI_SAFE)
     return (
-        f'{f.client.text} - - [{stamp}] "{f.method} {target} HTTP/1.1" {r.status} '
-        f'{r.bytes_out} "-" "{ua}"'
+        f'{f.client.text} - - [{stamp}] "{_escape(f.method)} {_escape(target)} HTTP/1.1" '
+        f'{r.status} {r.bytes_out} "-" "{_escape(f.user_agent)}"'
     ).encode("utf-8", "replace")
 
 

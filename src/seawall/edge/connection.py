@@ -491,6 +491,7 @@ class ClientConnection(asyncio.Protocol):
                 ex.rid,
                 ex.wall,
                 ex.error,
+                ex.target.decode("latin-1"),
             )
         )
 

@@ -83,8 +83,8 @@ class Exchange:
 
 def frame(chunk: bytes, chunked: bool) -> bytes:
     """A body chunk as it goes on the wire, chunk-encoded when the framing asks for it."""
-    if chunked:
-        return b"%x\r\n%b\r\n" % (len(chunk), chunk)
+    if chunked:  # an empty chunk would read as the last one
+        return b"%x\r\n%b\r\n" % (len(chunk), chunk) if chunk else b""
     return chunk
 
 

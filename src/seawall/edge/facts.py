@@ -23,9 +23,9 @@ def build_facts(
     if xff is None and "forwarded" in h:
         xff = forwarded_for_values(h["forwarded"])
     client, ex.forwarded_for = forwarding_chain(peer, xff, ctx.trusted)
+    if ex.target.startswith((b"http://", b"https://")):
+        _to_origin_form(ex)
     path_b, _, query_b = ex.target.partition(b"?")
-    if path_b.startswith((b"http://", b"https://")):
-        path_b = b"/" + path_b.split(b"/", 3)[-1] if path_b.count(b"/") >= 3 else b"/"
     path = normalize_path(path_b.decode("latin-1"))
     query = query_b.decode("latin-1")
     route, target = ctx.router.match(path)
@@ -50,6 +50,17 @@ def build_facts(
         principal=principal,
         tls=tls,
     )
+
+
+def _to_origin_form(ex: Exchange) -> None:
+    """Absolute-form target: its authority is the host (RFC 9112 §3.2.2), for rules and origin."""
+    rest = ex.target.split(b"://", 1)[1]
+    slash = min((i for i in (rest.find(b"/"), rest.find(b"?")) if i >= 0), default=len(rest))
+    authority, tail = rest[:slash], rest[slash:]
+    authority = authority.rsplit(b"@", 1)[-1]  # userinfo is never forwarded
+    ex.target = tail if tail.startswith(b"/") else b"/" + tail
+    ex.raw = [(n, v) for n, v in ex.raw if n.lower() != b"host"] + [(b"Host", authority)]
+    ex.head.headers["host"] = authority.decode("latin-1")
 
 
 def tls_facts(transport: asyncio.Transport) -> TlsFacts:

@@ -66,4 +66,7 @@ class Recorder:
     def close(self) -> None:
         self.drain()
         for sink in self._sinks:
-            sink.close()
+            try:
+                sink.close()
+            except Exception:  # one sink failing to close must not keep others open
+                log.exception("record sink %s failed to close", sink.name)

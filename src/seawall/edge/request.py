@@ -34,6 +34,8 @@ _REWRITTEN = frozenset(
     }
 )
 _DROP = HOP_BY_HOP | _REWRITTEN
+# a client naming these in Connection must not make the edge drop its own framing or identity
+_KEEP_NAMED = frozenset({b"close", b"keep-alive", b"upgrade", b"host", b"content-length"})
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}\Z")
 
 
@@ -47,6 +49,7 @@ class Head:
     expect_continue: bool
     upgrade: str
     close: bool
+    drop: frozenset[bytes] = frozenset()  # header names the client listed in Connection
 
 
 def inspect_head(raw: list[tuple[bytes, bytes]], http11: bool, max_body: int) -> Head:
@@ -73,13 +76,19 @@ def inspect_head(raw: list[tuple[bytes, bytes]], http11: bool, max_body: int) ->
         raise ClientError(400, "HTTP/1.1 request without Host")
     if "host" in headers and "," in headers["host"]:
         raise ClientError(400, "more than one Host header")
-    connection = headers.get("connection", "").lower()
-    upgrade = headers.get("upgrade", "") if "upgrade" in connection else ""
-    close = "close" in connection if http11 else "keep-alive" not in connection
+    options = connection_options(headers.get("connection", ""))
+    upgrade = headers.get("upgrade", "") if "upgrade" in options else ""
+    close = "close" in options if http11 else "keep-alive" not in options
     expect = headers.get("expect", "").lower()
     if expect and expect != "100-continue":
         raise ClientError(417, "only Expect: 100-continue is supported")
-    return Head(headers, content_length, chunked, bool(expect), upgrade, close)
+    drop = frozenset(o.encode("latin-1") for o in options) - _KEEP_NAMED
+    return Head(headers, content_length, chunked, bool(expect), upgrade, close, drop)
+
+
+def connection_options(value: str) -> set[str]:
+    """The comma-separated tokens of a Connection header, lowercased (RFC 9110 §7.6.1)."""
+    return {t.strip().lower() for t in value.split(",") if t.strip()} if value else set()
 
 
 def _content_length(cl: list[bytes], te: list[bytes], max_body: int) -> int | None:
@@ -124,8 +133,10 @@ def upstream_head(
     parts = [method, b" ", target, b" HTTP/1.1\r\n"]
     if "host" not in head.headers:  # HTTP/1.0 clients may omit it; HTTP/1.1 origins need it
         parts += (b"Host: ", default_host, b"\r\n")
+    drop = head.drop
     for name, value in raw:
-        if name.lower() not in _DROP:
+        lname = name.lower()
+        if lname not in _DROP and (not drop or lname not in drop):
             parts += (name, b": ", value, b"\r\n")
     if head.chunked:
         parts.append(b"Transfer-Encoding: chunked\r\n")
@@ -154,9 +165,15 @@ def response_head(
 ) -> bytes:
     """The head the client sees: the origin's headers less hop-by-hop, with our framing."""
     parts = [b"HTTP/1.1 %d " % status, reason or b"-", b"\r\n"]
+    named: set[bytes] = set()
+    for name, value in raw:
+        if name.lower() == b"connection":  # the origin's hop-by-hop list (RFC 9110 §7.6.1)
+            named |= {o.encode("latin-1") for o in connection_options(value.decode("latin-1"))}
     for name, value in raw:
         lname = name.lower()
-        if lname not in HOP_BY_HOP and lname not in (b"content-length", b"x-request-id"):
+        if lname in HOP_BY_HOP or lname in (b"content-length", b"x-request-id"):
+            continue
+        if not named or lname not in named:
             parts += (name, b": ", value, b"\r\n")
     parts.append(framing)
     if close:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import ssl
 
 from seawall.config.schema import Listener
@@ -13,10 +14,11 @@ def _context(cert: str, key: str, where: str) -> ssl.SSLContext:
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     ctx.set_alpn_protocols(["http/1.1"])
     ctx.options |= ssl.OP_NO_COMPRESSION
+    for path in (cert, key):
+        if not os.access(path, os.R_OK):
+            raise ConfigError(where, f"cannot read {path}")
     try:
         ctx.load_cert_chain(cert, key)
-    except FileNotFoundError as exc:
-        raise ConfigError(where, f"cannot read {exc.filename}") from None
     except (ssl.SSLError, OSError) as exc:
         raise ConfigError(where, f"certificate {cert} / key {key} unusable: {exc}") from None
     return ctx
