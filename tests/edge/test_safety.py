@@ -354,9 +354,8 @@ def test_bad_chunk_after_the_head_was_forwarded_never_completes_at_the_origin() 
 def test_chunked_body_with_pipelined_request_is_two_requests_not_one() -> None:
     """The well-formed version of the TE.CL probe: the edge frames it exactly as llhttp did."""
     with Edge() as e:
-        reply = exchange(
-            e.port, H + b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + SMUGGLED, wait=1.0
-        )
+        last = SMUGGLED.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n")
+        reply = exchange(e.port, H + b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + last)
         assert [s for s, _, _ in parse_responses(reply.data)] == [200, 200]
         assert [(s.method, s.target, s.body) for s in e.origin.seen] == [
             ("POST", "/", b""),
@@ -378,19 +377,55 @@ def test_chunked_with_optional_whitespace_or_case_is_still_chunked(value: bytes)
         assert e.origin.seen[0].header("transfer-encoding") == "chunked"
 
 
-def test_absolute_form_target_is_forwarded_verbatim_with_the_clients_host() -> None:
-    """Documents current behaviour: absolute-form is not reconciled with Host.
+@pytest.mark.parametrize(
+    "target",
+    [b"http://evil.test/x", b"http://user:pw@evil.test/x", b"https://evil.test/x"],
+    ids=["plain", "userinfo", "https"],
+)
+def test_absolute_form_target_is_sent_in_origin_form_with_its_authority_as_host(
+    target: bytes,
+) -> None:
+    """RFC 9112 §3.2.2: with absolute-form, the target's authority wins over Host.
 
-    RFC 9112 §3.2.2 says a server receiving absolute-form must ignore Host and use the
-    target's authority. The edge neither rejects the mismatch nor rewrites either part: the
-    origin sees `GET http://evil.test/x` with `Host: good.test`, so an origin that routes by
-    the target and a cache or rule that keys on Host disagree. See the report.
+    The origin sees origin-form and one Host, the target's authority (userinfo dropped), so
+    an origin routing by target and a rule or cache keyed on Host cannot disagree.
     """
     with Edge() as e:
-        resp, _ = roundtrip(e.port, b"GET http://evil.test/x HTTP/1.1\r\nHost: good.test\r\n\r\n")
+        resp, _ = roundtrip(e.port, b"GET %s HTTP/1.1\r\nHost: good.test\r\n\r\n" % target)
         assert resp.status_code == 200
         seen = e.origin.seen[0]
-        assert (seen.target, seen.header("host")) == ("http://evil.test/x", "good.test")
+        assert (seen.target, seen.header("host")) == ("/x", "evil.test")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: facts._to_origin_form matches only lowercase b'http://' and b'https://', so "
+    "a differently cased scheme (RFC 3986: case-insensitive) or another scheme is forwarded "
+    "verbatim next to the client's Host, the very mismatch the rewrite exists to remove",
+)
+@pytest.mark.parametrize(
+    "target",
+    [b"HTTP://evil.test/x", b"hTTps://evil.test/x", b"ftp://evil.test/x"],
+    ids=["http-upper", "https-mixed", "ftp"],
+)
+def test_absolute_form_with_any_scheme_spelling_never_reaches_the_origin_as_is(
+    target: bytes,
+) -> None:
+    with Edge() as e:
+        reply = exchange(e.port, b"GET %s HTTP/1.1\r\nHost: good.test\r\n\r\n" % target, wait=1.0)
+        [(status, _, _)] = parse_responses(reply.data)
+        seen = [(s.target, s.header("host")) for s in e.origin.seen]
+        assert (status, seen) == (400, []) or seen == [("/x", "evil.test")]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: 'http:///x' (empty authority) is forwarded with an empty Host; RFC 9110 "
+    "§4.2.1 says a recipient MUST reject an http URI with an empty host",
+)
+def test_absolute_form_with_empty_authority_is_refused() -> None:
+    with Edge() as e:
+        assert_refused(e, b"GET http:///x HTTP/1.1\r\nHost: good.test\r\n\r\n", wait=1.0)
 
 
 @pytest.mark.xfail(
@@ -503,6 +538,28 @@ def test_malformed_pipelined_request_is_answered_after_the_one_in_flight() -> No
         s.sendall(b"GET /bad HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n")
         first, _ = read_response(s)
         assert first.status_code == 200  # the origin did process POST /slow
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: bytes pipelined after a request that closes the connection (Connection: "
+    "close, or HTTP/1.0) make llhttp fail with 'Data after Connection: close' in the same "
+    "feed, and the edge answers 400 instead of the valid first request (RFC 9112 §9.6: "
+    "answer it, ignore the rest)",
+)
+@pytest.mark.parametrize(
+    "first",
+    [
+        b"GET /first HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+        b"GET /first HTTP/1.0\r\n\r\n",
+    ],
+    ids=["connection-close", "http10"],
+)
+def test_request_before_data_after_close_is_still_answered(first: bytes) -> None:
+    with Edge() as e:
+        reply = exchange(e.port, first + GET)
+        assert [s for s, _, _ in parse_responses(reply.data)] == [200]
+        assert [s.target for s in e.origin.seen] == ["/first"]
 
 
 # ---- limits ------------------------------------------------------------------------------------

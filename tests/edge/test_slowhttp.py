@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass, field
 
 import pytest
+
 from harness import Edge, Seen, default_handler, roundtrip
 
 SLOWHTTPTEST = shutil.which("slowhttptest") or "/usr/bin/slowhttptest"

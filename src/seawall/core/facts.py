@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+
+import msgspec
 
 from seawall.core.net import Address
 
@@ -18,11 +19,13 @@ class ClientClass(enum.IntEnum):
 
     @property
     def label(self) -> str:
-        return self.name.lower()
+        return _CLASS_LABELS[self]
 
 
-@dataclass(frozen=True, slots=True)
-class TlsFacts:
+_CLASS_LABELS = {c: c.name.lower() for c in ClientClass}
+
+
+class TlsFacts(msgspec.Struct, frozen=True, gc=False):
     version: str = ""
     sni: str = ""
     alpn: str = ""
@@ -32,8 +35,7 @@ class TlsFacts:
 NO_TLS = TlsFacts()
 
 
-@dataclass(frozen=True, slots=True)
-class RequestFacts:
+class RequestFacts(msgspec.Struct, frozen=True, gc=False):
     """Built once per request from its head; the Decider's only input besides `now`."""
 
     client: Address

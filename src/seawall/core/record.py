@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 from seawall.core.facts import RequestFacts
 from seawall.core.verdict import Verdict
 
 
-@dataclass(frozen=True, slots=True)
-class Record:
+class Record(msgspec.Struct, frozen=True, gc=False):
     facts: RequestFacts
     verdict: Verdict
     status: int

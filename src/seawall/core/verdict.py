@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+
+import msgspec
 
 
 class Action(enum.IntEnum):
@@ -15,11 +16,13 @@ class Action(enum.IntEnum):
 
     @property
     def label(self) -> str:
-        return self.name.lower()
+        return _ACTION_LABELS[self]
 
 
-@dataclass(frozen=True, slots=True)
-class Verdict:
+_ACTION_LABELS = {a: a.name.lower() for a in Action}
+
+
+class Verdict(msgspec.Struct, frozen=True, gc=False):
     action: Action
     reason: str = ""
     rule_id: str = ""

@@ -63,6 +63,8 @@ class ClientConnection(asyncio.Protocol):
         self.tunnel = False
         self.closed = False
         self.read_pauses = 0  # bitmask of reasons reading is paused
+        self.corked = 0
+        self.out: list[bytes] = []
         self.deadline = 0.0
         self.kind = IDLE
         self.body_since = 0.0
@@ -176,6 +178,7 @@ class ClientConnection(asyncio.Protocol):
 
     def close(self) -> None:
         if not self.closed and self.transport is not None:
+            self.flush()
             self.closed = True
             self.transport.close()
 
@@ -195,9 +198,15 @@ class ClientConnection(asyncio.Protocol):
                 return
         if self.kind == IDLE:
             self.set_deadline(HEAD)
-        in_head = self.parsing is None
-        if in_head:
+        if self.parsing is None:
             self.head_bytes += len(data)
+        self.cork()
+        try:
+            self._feed(data)
+        finally:
+            self.uncork()
+
+    def _feed(self, data: bytes) -> None:
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade as exc:
@@ -433,8 +442,24 @@ class ClientConnection(asyncio.Protocol):
     # ---- answering -------------------------------------------------------------------------
 
     def write(self, data: bytes) -> None:
-        if self.transport is not None and not self.closed:
+        if self.corked:
+            self.out.append(data)
+        elif self.transport is not None and not self.closed:
             self.transport.write(data)
+
+    def cork(self) -> None:
+        """Hold writes until uncork: a response head and body leave in one send."""
+        self.corked += 1
+
+    def uncork(self) -> None:
+        self.corked -= 1
+        if not self.corked and self.out:
+            self.flush()
+
+    def flush(self) -> None:
+        out, self.out = self.out, []
+        if out and self.transport is not None and not self.closed:
+            self.transport.write(b"".join(out) if len(out) > 1 else out[0])
 
     def client_error(self, err: ClientError) -> None:
         self.ctx.stats.client_errors[str(err.status)] += 1

@@ -82,6 +82,13 @@ class UpstreamConnection(asyncio.Protocol):
             return
         self.got_bytes = True
         client.upstream_deadline = self.pool.clock.monotonic() + self.read_timeout
+        client.cork()
+        try:
+            self._feed(data)
+        finally:
+            client.uncork()
+
+    def _feed(self, data: bytes) -> None:
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade as exc:
