@@ -12,15 +12,21 @@ import httptools
 from seawall.core.errors import ClientError
 from seawall.core.facts import NO_TLS, RequestFacts
 from seawall.core.net import (
-    Address,
     parse_address,
-    prefix_of,
 )
-from seawall.core.record import Record
 from seawall.core.verdict import Action
 from seawall.edge.exchange import LAST_CHUNK, Exchange, frame
 from seawall.edge.facts import build_facts, tls_facts
-from seawall.edge.proxy_protocol import parse_proxy_header
+from seawall.edge.plumbing import (
+    BODY,
+    BODY_GRACE,
+    HEAD,
+    IDLE,
+    NONE,
+    SEND,
+    UNKNOWN,
+    ClientPlumbing,
+)
 from seawall.edge.request import inspect_head, request_id, upstream_head
 from seawall.edge.responses import CONTINUE_100, simple_response
 
@@ -30,27 +36,18 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("seawall.edge")
 
-_UNKNOWN = Address("0.0.0.0", 0, False)
 _MAX_PENDING = 8  # pipelined requests parsed ahead of the one in flight
 _BODY_BUFFER = 65_536  # request body bytes held before an upstream is attached
-_BODY_GRACE = 5.0  # seconds before the minimum body rate applies
-# client-side deadline kinds
-IDLE, HEAD, BODY, SEND, NONE = range(5)
 
 
-class ClientConnection(asyncio.Protocol):
+class ClientConnection(ClientPlumbing):
     """One client connection. All work happens in callbacks; no task per request."""
 
     def __init__(self, ctx: EdgeContext, proxy_protocol: bool) -> None:
-        self.ctx = ctx
-        self.s = ctx.settings
-        self.transport: asyncio.Transport | None = None
+        super().__init__(ctx)
         self.parser = httptools.HttpRequestParser(self)
-        self.peer = _UNKNOWN
-        self.peer_prefix = ""
         self.tls = NO_TLS
-        self.proxy_buf: bytearray | None = bytearray() if proxy_protocol else None
-        self.counted = False
+        self.proxy_buf = bytearray() if proxy_protocol else None
         # the request being parsed
         self.url = b""
         self.raw: list[tuple[bytes, bytes]] = []
@@ -61,14 +58,6 @@ class ClientConnection(asyncio.Protocol):
         self.pending: deque[Exchange] = deque()
         self.upstream: UpstreamConnection | None = None
         self.tunnel = False
-        self.closed = False
-        self.read_pauses = 0  # bitmask of reasons reading is paused
-        self.corked = 0
-        self.out: list[bytes] = []
-        self.deadline = 0.0
-        self.kind = IDLE
-        self.body_since = 0.0
-        self.upstream_deadline = 0.0
 
     # ---- lifecycle -------------------------------------------------------------------------
 
@@ -89,18 +78,7 @@ class ClientConnection(asyncio.Protocol):
         self.tls = tls_facts(transport)
         self.set_deadline(HEAD if self.proxy_buf is not None else IDLE)
         if self.proxy_buf is None:
-            self._set_peer(addr or _UNKNOWN)
-
-    def _set_peer(self, addr: Address) -> None:
-        self.peer = addr
-        self.peer_prefix = prefix_of(addr)
-        per = self.ctx.per_address
-        if per[addr.value] >= self.s.max_connections_per_address:
-            self.ctx.stats.connections_refused["per_address"] += 1
-            self.abort()
-            return
-        per[addr.value] += 1
-        self.counted = True
+            self._set_peer(addr or UNKNOWN)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -122,28 +100,6 @@ class ClientConnection(asyncio.Protocol):
             ex.error = "client closed the connection"
             self.finish(ex)
 
-    def abort(self) -> None:
-        self.closed = True
-        if self.transport is not None:
-            self.transport.abort()
-
-    def set_deadline(self, kind: int) -> None:
-        self.kind = kind
-        if kind == NONE:
-            self.deadline = 0.0
-            return
-        s = self.s
-        now = self.ctx.clock.monotonic()
-        if kind == IDLE:
-            self.deadline = now + s.idle_timeout
-        elif kind == HEAD:
-            self.deadline = now + s.head_timeout
-        elif kind == SEND:
-            self.deadline = now + s.send_timeout
-        else:  # BODY
-            self.body_since = now
-            self.deadline = now + _BODY_GRACE
-
     def check_timeouts(self, now: float) -> None:
         """Called by the worker's sweeper: nginx-style timers without a handle per request."""
         if self.closed:
@@ -160,7 +116,7 @@ class ClientConnection(asyncio.Protocol):
             if (
                 ex is None
                 or not rate
-                or ex.body_bytes >= rate * (now - self.body_since - _BODY_GRACE)
+                or ex.body_bytes >= rate * (now - self.body_since - BODY_GRACE)
             ):
                 self.deadline = now + 1.0
                 return
@@ -175,12 +131,6 @@ class ClientConnection(asyncio.Protocol):
             self.abort()
         else:  # idle keep-alive
             self.close()
-
-    def close(self) -> None:
-        if not self.closed and self.transport is not None:
-            self.flush()
-            self.closed = True
-            self.transport.close()
 
     # ---- reading ---------------------------------------------------------------------------
 
@@ -229,33 +179,6 @@ class ClientConnection(asyncio.Protocol):
             self.client_error(ClientError(431, "request head too large"))
             return
         self.pump()
-
-    def _read_proxy(self, data: bytes) -> bool:
-        """Consume the PROXY header; True once done (the rest is left in proxy_buf)."""
-        buf = self.proxy_buf
-        assert buf is not None
-        buf += data
-        try:
-            parsed = parse_proxy_header(buf)
-        except ClientError as exc:
-            self.ctx.stats.client_errors["proxy_protocol"] += 1
-            log.debug("bad PROXY header from %s: %s", self.transport_peer(), exc.reason)
-            self.abort()
-            return False
-        if parsed is None:
-            return False
-        info, used = parsed
-        del buf[:used]
-        if info.source is not None:
-            self._set_peer(info.source)
-        else:
-            peer = self.transport.get_extra_info("peername") if self.transport else None
-            self._set_peer((parse_address(peer[0]) if peer else None) or _UNKNOWN)
-        return not self.closed
-
-    def transport_peer(self) -> str:
-        peer = self.transport.get_extra_info("peername") if self.transport else None
-        return str(peer[0]) if peer else "?"
 
     def _callback_failed(self, exc: Exception) -> None:
         cause = exc.__context__
@@ -441,26 +364,6 @@ class ClientConnection(asyncio.Protocol):
 
     # ---- answering -------------------------------------------------------------------------
 
-    def write(self, data: bytes) -> None:
-        if self.corked:
-            self.out.append(data)
-        elif self.transport is not None and not self.closed:
-            self.transport.write(data)
-
-    def cork(self) -> None:
-        """Hold writes until uncork: a response head and body leave in one send."""
-        self.corked += 1
-
-    def uncork(self) -> None:
-        self.corked -= 1
-        if not self.corked and self.out:
-            self.flush()
-
-    def flush(self) -> None:
-        out, self.out = self.out, []
-        if out and self.transport is not None and not self.closed:
-            self.transport.write(b"".join(out) if len(out) > 1 else out[0])
-
     def client_error(self, err: ClientError) -> None:
         self.ctx.stats.client_errors[str(err.status)] += 1
         self.ctx.stats.statuses[err.status] += 1
@@ -493,46 +396,9 @@ class ClientConnection(asyncio.Protocol):
             self.pump()
 
     def finish(self, ex: Exchange) -> None:
-        ctx = self.ctx
-        f = ex.facts
-        v = ex.verdict
-        if f is None or v is None:
-            return
-        latency = ctx.clock.monotonic() - ex.t0
-        stats = ctx.stats
-        stats.requests[(v.action, f.klass, f.route)] += 1
-        stats.statuses[ex.status] += 1
-        stats.observe_latency(f.route, latency)
-        ctx.recorder.record(
-            Record(
-                f,
-                v,
-                ex.status,
-                ex.body_bytes,
-                ex.bytes_out,
-                latency,
-                ex.origin_time,
-                "",
-                ex.rid,
-                ex.wall,
-                ex.error,
-                ex.target.decode("latin-1"),
-            )
-        )
+        self.ctx.record(ex)
 
     # ---- flow control ----------------------------------------------------------------------
-
-    def pause_reading(self, reason: int) -> None:
-        if not self.read_pauses and self.transport is not None and not self.closed:
-            self.transport.pause_reading()
-        self.read_pauses |= reason
-
-    def resume_reading(self, reason: int) -> None:
-        if not self.read_pauses & reason:
-            return
-        self.read_pauses &= ~reason
-        if not self.read_pauses and self.transport is not None and not self.closed:
-            self.transport.resume_reading()
 
     def pause_writing(self) -> None:
         if self.upstream is not None:

@@ -14,7 +14,9 @@ from seawall.config.schema import Config
 from seawall.core.classes import Classifier
 from seawall.core.decider import Decider
 from seawall.core.net import CidrSet
+from seawall.core.record import Record
 from seawall.core.routes import Router
+from seawall.edge.exchange import Exchange
 from seawall.edge.recorder import Recorder
 from seawall.edge.stats import EdgeStats
 from seawall.runtime.clock import Clock
@@ -79,6 +81,33 @@ class EdgeContext:
         self.introspector: Introspector | None = None
         self._rid_prefix = f"{os.urandom(4).hex()}{worker:x}-"
         self._rid_counter = 0
+
+    def record(self, ex: Exchange) -> None:
+        """Count a finished exchange and hand its record to the recorder."""
+        f, v = ex.facts, ex.verdict
+        if f is None or v is None:
+            return
+        latency = self.clock.monotonic() - ex.t0
+        stats = self.stats
+        stats.requests[(v.action, f.klass, f.route)] += 1
+        stats.statuses[ex.status] += 1
+        stats.observe_latency(f.route, latency)
+        self.recorder.record(
+            Record(
+                f,
+                v,
+                ex.status,
+                ex.body_bytes,
+                ex.bytes_out,
+                latency,
+                ex.origin_time,
+                "",
+                ex.rid,
+                ex.wall,
+                ex.error,
+                ex.target.decode("latin-1"),
+            )
+        )
 
     def next_request_id(self) -> str:
         self._rid_counter += 1
