@@ -26,12 +26,23 @@ def query_shape(query: str) -> str:
     return "&".join(parts)[:_MAX_SHAPE]
 
 
+_FP_CACHE: dict[bytes, str] = {}
+_FP_CACHE_MAX = 4096
+
+
 def header_fingerprint(names: list[bytes]) -> str:
     """A short hash of the header names in the order the client sent them.
 
-    Browsers send a stable, characteristic order; a bot's library sends another.
+    Browsers send a stable, characteristic order; a bot's library sends another. Few
+    distinct orders exist at once, so the hashes are memoised (bounded: cleared when full).
     """
-    return hashlib.blake2b(b",".join(names).lower(), digest_size=6).hexdigest()
+    key = b",".join(names)
+    fp = _FP_CACHE.get(key)
+    if fp is None:
+        if len(_FP_CACHE) >= _FP_CACHE_MAX:
+            _FP_CACHE.clear()
+        fp = _FP_CACHE[key] = hashlib.blake2b(key.lower(), digest_size=6).hexdigest()
+    return fp
 
 
 def normalize_path(path: str) -> str:

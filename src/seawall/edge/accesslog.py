@@ -18,7 +18,7 @@ def json_line(r: Record) -> bytes:
     f = r.facts
     return _encoder.encode(
         {
-            "time": round(r.time, 3),
+            "time": int(r.time * 1000 + 0.5) / 1000,
             "client": f.client.text,
             "peer": f.peer.text,
             "method": f.method,
@@ -29,8 +29,8 @@ def json_line(r: Record) -> bytes:
             "status": r.status,
             "bytes_in": r.bytes_in,
             "bytes_out": r.bytes_out,
-            "latency_ms": round(r.latency * 1000, 3),
-            "origin_ms": round(r.origin_time * 1000, 3),
+            "latency_ms": int(r.latency * 1_000_000 + 0.5) / 1000,
+            "origin_ms": int(r.origin_time * 1_000_000 + 0.5) / 1000,
             "verdict": r.verdict.action.label,
             "reason": r.verdict.reason,
             "rule": r.verdict.rule_id,

@@ -51,6 +51,7 @@ class ClientConnection(ClientPlumbing):
         # the request being parsed
         self.url = b""
         self.raw: list[tuple[bytes, bytes]] = []
+        self.raw_size = 0
         self.head_bytes = 0
         self.parsing: Exchange | None = None
         # exchanges: the one in flight, then those parsed ahead of it
@@ -200,6 +201,7 @@ class ClientConnection(ClientPlumbing):
     def on_message_begin(self) -> None:
         self.url = b""
         self.raw = []
+        self.raw_size = 0
 
     def on_url(self, url: bytes) -> None:
         self.url += url
@@ -208,14 +210,14 @@ class ClientConnection(ClientPlumbing):
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self.raw.append((name, value))
+        self.raw_size += len(name) + len(value) + 4
         if len(self.raw) > self.s.max_headers:
             raise ClientError(431, f"more than {self.s.max_headers} header fields")
 
     def on_headers_complete(self) -> None:
         p = self.parser
         http11 = p.get_http_version() == "1.1"
-        size = len(self.url) + sum(len(n) + len(v) + 4 for n, v in self.raw)
-        if size > self.s.max_header_bytes + self.s.max_url_bytes:
+        if len(self.url) + self.raw_size > self.s.max_header_bytes + self.s.max_url_bytes:
             raise ClientError(431, "request head too large")
         method = p.get_method()
         if method == b"CONNECT":

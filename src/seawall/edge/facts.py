@@ -14,6 +14,9 @@ if TYPE_CHECKING:
     from seawall.edge.context import EdgeContext
 
 
+_METHODS = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")}
+
+
 def build_facts(
     ctx: EdgeContext, ex: Exchange, peer: Address, peer_prefix: str, tls: TlsFacts
 ) -> RequestFacts:
@@ -35,7 +38,7 @@ def build_facts(
         client=client,
         peer=peer,
         prefix=peer_prefix if client is peer else prefix_of(client),
-        method=ex.method.decode("latin-1"),
+        method=_METHODS.get(ex.method) or ex.method.decode("latin-1"),
         host=host.rsplit(":", 1)[0] if not host.endswith("]") else host,
         path=path,
         query=query,

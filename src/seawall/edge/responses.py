@@ -5,14 +5,30 @@ from __future__ import annotations
 import math
 from http import HTTPStatus
 
-_SERVER = b"seawall"
+_REASONS = {int(s): s.phrase for s in HTTPStatus}
+_TEMPLATES: dict[tuple[int, str], tuple[bytes, bytes]] = {}
+_TEMPLATES_MAX = 1024
 
 
 def _reason(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return "Unknown"
+    return _REASONS.get(status, "Unknown")
+
+
+def _template(status: int, message: str) -> tuple[bytes, bytes]:
+    """(head start, body) for a status and message; rendered once, then reused."""
+    key = (status, message)
+    found = _TEMPLATES.get(key)
+    if found is None:
+        body = f"{status} {_reason(status)}: {message}\n".encode()
+        head = (
+            f"HTTP/1.1 {status} {_reason(status)}\r\nServer: seawall\r\n"
+            f"Content-Type: text/plain; charset=utf-8\r\nContent-Length: {len(body)}\r\n"
+            "Cache-Control: no-store\r\n"
+        ).encode()
+        if len(_TEMPLATES) >= _TEMPLATES_MAX:
+            _TEMPLATES.clear()
+        found = _TEMPLATES[key] = (head, body)
+    return found
 
 
 def simple_response(
@@ -26,23 +42,19 @@ def simple_response(
     extra: tuple[tuple[str, str], ...] = (),
 ) -> bytes:
     """A complete HTTP/1.1 response with a one-line text body."""
-    body = f"{status} {_reason(status)}: {message}\n".encode()
-    lines = [
-        f"HTTP/1.1 {status} {_reason(status)}",
-        "Server: seawall",
-        "Content-Type: text/plain; charset=utf-8",
-        f"Content-Length: {len(body)}",
-        "Cache-Control: no-store",
-    ]
+    head, body = _template(status, message)
+    parts = [head]
     if retry_after > 0:
-        lines.append(f"Retry-After: {max(1, math.ceil(retry_after))}")
+        parts.append(b"Retry-After: %d\r\n" % max(1, math.ceil(retry_after)))
     if request_id:
-        lines.append(f"X-Request-ID: {request_id}")
-    lines.extend(f"{k}: {v}" for k, v in extra)
+        parts.append(f"X-Request-ID: {request_id}\r\n".encode("latin-1"))
+    parts.extend(f"{k}: {v}\r\n".encode("latin-1") for k, v in extra)
     if close:
-        lines.append("Connection: close")
-    head = ("\r\n".join(lines) + "\r\n\r\n").encode()
-    return head if head_only else head + body
+        parts.append(b"Connection: close\r\n")
+    parts.append(b"\r\n")
+    if not head_only:
+        parts.append(body)
+    return b"".join(parts)
 
 
 CONTINUE_100 = b"HTTP/1.1 100 Continue\r\n\r\n"
