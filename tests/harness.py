@@ -207,6 +207,7 @@ class Edge:
         asyncio.run_coroutine_threadsafe(stop(), self.loop).result(15)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(10)
+        self.loop.close()
 
 
 async def _as_coro(fn: Callable[[], Any]) -> Any:
@@ -316,6 +317,7 @@ class OriginThread:
         asyncio.run_coroutine_threadsafe(stop(), self.loop).result(10)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(10)
+        self.loop.close()
 
 
 def free_port() -> int:
