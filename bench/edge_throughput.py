@@ -11,11 +11,20 @@ What it measures (DESIGN.md §6), every load loop bounded in time:
 4. rejecting: nginx ``return 429`` against seawall blocking the client (127.0.0.0/8);
 5. the latency each proxy adds at half the edge's capacity, at a fixed request rate
    (``h2load --h1 --rps``; per-request times from its log file), against the origin direct;
-6. optionally (``--profile``), a py-spy profile of the 1-worker edge under full load.
+6. optionally (``--profile``), py-spy profiles of the 1-worker edge under full load
+   (proxying, Python and native frames; blocking), summarised by self time;
+7. optionally (``--with-log-off``), the 1-worker edge with its access log off, as a
+   diagnostic of what the log costs.
 
 Pinning: each proxy runs on CPU 0 (``taskset -c 0``; 2 workers on ``0,1``), the load
 generator on CPU 1, and the origin nginx shares CPU 1 with the load generator. Each
 measurement runs ``--runs`` times, interleaved round by round, and the median is reported.
+Before each run the script waits (``--quiet-wait``) for other tenants to leave the CPUs.
+
+Besides requests/s it records the CPU time (user and system, from /proc) that each
+server's processes spent per request. When a proxy does not saturate its core (nginx
+often does not: CPU 1, with wrk and the origin, runs out first), the per-CPU ratio, nginx's
+CPU us/request over seawall's, is the better estimate of "the same core".
 Results go to a table on standard output and a JSON file under bench/results/.
 
     python3 bench/edge_throughput.py                       # full run, 10 s per measurement
@@ -470,7 +479,13 @@ match = { cidrs = ["127.0.0.0/8"] }
 
 
 def seawall_conf(
-    name: str, workdir: Path, port: int, origin_port: int, workers: int, block: bool
+    name: str,
+    workdir: Path,
+    port: int,
+    origin_port: int,
+    workers: int,
+    block: bool,
+    access_log: bool = True,
 ) -> Path:
     text = SEAWALL_CONF.format(
         workers=workers,
@@ -478,7 +493,7 @@ def seawall_conf(
         port=port,
         origin_port=origin_port,
         block=SEAWALL_BLOCK if block else "",
-        log=workdir / f"{name}-access.log",
+        log=workdir / f"{name}-access.log" if access_log else "",
     )
     path = workdir / f"{name}.toml"
     path.write_text(text)
@@ -682,6 +697,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     ap.add_argument("--latency-clients", type=int, default=16, help="h2load connections")
     ap.add_argument("--half-load", type=float, default=0.5, help="fraction of edge capacity")
     ap.add_argument("--no-latency", action="store_true", help="skip the fixed-rate latency part")
+    ap.add_argument(
+        "--with-log-off",
+        action="store_true",
+        help="also run the first interpreter's 1-worker edge with its access log off",
+    )
     ap.add_argument("--profile", action="store_true", help="py-spy the 1-worker edge under load")
     ap.add_argument(
         "--quiet-wait",
@@ -744,9 +764,10 @@ def start_seawall(
     python: str,
     workers: int,
     block: bool,
+    access_log: bool = True,
 ) -> tuple[int, Service]:
     port = free_port()
-    conf = seawall_conf(name, workdir, port, origin_port, workers, block)
+    conf = seawall_conf(name, workdir, port, origin_port, workers, block, access_log)
     cmd = pinned(cpu, "", python, "-m", "seawall.cli", "edge", "--config", str(conf))
     svc = Service(name, cmd, workdir / f"{name}.out")
     started.append(svc)
@@ -819,6 +840,14 @@ def run_all(
             port, svc = start_seawall(started, name, workdir, cpu, origin_port, it.path, w, False)
             label = f"seawall {it.tag}, {w} worker{'s' if w > 1 else ''}"
             targets.append(Target(f"seawall_{it.tag}_{w}w", label, "proxy", port, svc, it.tag))
+    if args.with_log_off:  # a diagnostic, not a target: what the access log costs
+        it = interps[0]
+        name = f"seawall-{it.tag}-1w-nolog"
+        port, svc = start_seawall(
+            started, name, workdir, pc, origin_port, it.path, 1, False, access_log=False
+        )
+        label = f"seawall {it.tag}, 1 worker, no log"
+        targets.append(Target(f"seawall_{it.tag}_1w_nolog", label, "proxy", port, svc, it.tag))
     port, svc = start_nginx(started, "reject", "nginx-429", workdir, pc, origin_port)
     targets.append(Target("nginx_reject_1w", "nginx return 429, 1 worker", "reject", port, svc))
     for it in interps:
@@ -986,6 +1015,8 @@ def measure_latency(
         edge_key = f"seawall_{it.tag}_1w"
         rate = args.half_load * med[edge_key]["rps"]
         keys = ["origin", "nginx_proxy_1w", edge_key]
+        if f"{edge_key}_nolog" in by_key:
+            keys.append(f"{edge_key}_nolog")
         runs: dict[str, list[LoadResult]] = {k: [] for k in keys}
         for _ in range(args.runs):
             for k in keys:
@@ -1020,7 +1051,7 @@ def measure_latency(
                 "p50_added_ms": round(medians[k]["p50_ms"] - o["p50_ms"], 3),
                 "p99_added_ms": round(medians[k]["p99_ms"] - o["p99_ms"], 3),
             }
-            for k in ("nginx_proxy_1w", edge_key)
+            for k in keys[1:]
         }
         out[it.tag] = {
             "rate": runs[edge_key][0].target_rps,
@@ -1030,7 +1061,7 @@ def measure_latency(
             "runs": {k: [asdict(r) for r in v] for k, v in runs.items()},
         }
         for k in keys:
-            a = added.get(k, {"p50_added_ms": 0.0, "p99_added_ms": 0.0})
+            a = added.get(k, {"p50_added_ms": 0.0, "p99_added_ms": 0.0})  # origin: unused
             rows.append(
                 [
                     f"{by_key[k].label} @ {runs[k][0].target_rps:.0f}/s",

@@ -16,7 +16,7 @@ from seawall.core.net import (
 )
 from seawall.core.verdict import Action
 from seawall.edge.exchange import LAST_CHUNK, Exchange, frame
-from seawall.edge.facts import build_facts, tls_facts
+from seawall.edge.facts import build_facts, tls_facts, to_origin_form
 from seawall.edge.plumbing import (
     BODY,
     BODY_GRACE,
@@ -36,7 +36,25 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("seawall.edge")
 
-_MAX_PENDING = 8  # pipelined requests parsed ahead of the one in flight
+_MAX_PENDING = 8
+# RTSP and ICE methods llhttp knows; never HTTP, so never forwarded
+NOT_HTTP = frozenset(
+    m.encode()
+    for m in (
+        "DESCRIBE",
+        "ANNOUNCE",
+        "SETUP",
+        "PLAY",
+        "PAUSE",
+        "TEARDOWN",
+        "GET_PARAMETER",
+        "SET_PARAMETER",
+        "REDIRECT",
+        "RECORD",
+        "FLUSH",
+        "SOURCE",
+    )
+)  # pipelined requests parsed ahead of the one in flight
 _BODY_BUFFER = 65_536  # request body bytes held before an upstream is attached
 
 
@@ -48,6 +66,10 @@ class ClientConnection(ClientPlumbing):
         self.parser = httptools.HttpRequestParser(self)
         self.tls = NO_TLS
         self.proxy_buf = bytearray() if proxy_protocol else None
+        self.closing = False  # a request that ends the connection has been read
+        self.deferred: ClientError | None = None  # error for a request after the one in flight
+        self.body_fed = 0
+        self.chunks = 0
         # the request being parsed
         self.url = b""
         self.raw: list[tuple[bytes, bytes]] = []
@@ -77,7 +99,7 @@ class ClientConnection(ClientPlumbing):
         peer = transport.get_extra_info("peername")
         addr = parse_address(peer[0]) if peer else None
         self.tls = tls_facts(transport)
-        self.set_deadline(HEAD if self.proxy_buf is not None else IDLE)
+        self.set_deadline(HEAD)  # like client_header_timeout: silence is not an idle keep-alive
         if self.proxy_buf is None:
             self._set_peer(addr or UNKNOWN)
 
@@ -164,22 +186,28 @@ class ClientConnection(ClientPlumbing):
             self._upgrade_data(data[exc.args[0] :] if exc.args else b"")
         except httptools.HttpParserCallbackError as exc:
             self._callback_failed(exc)
-            return
         except httptools.HttpParserError as exc:
-            reason = str(exc) or "malformed request"
-            self.client_error(
-                ClientError(
-                    414 if "URL" in reason and len(self.url) > self.s.max_url_bytes else 400, reason
-                )
-            )
-            return
-        if (
-            self.parsing is None
-            and self.head_bytes > self.s.max_header_bytes + self.s.max_url_bytes
-        ):
-            self.client_error(ClientError(431, "request head too large"))
-            return
-        self.pump()
+            if not self.closing:  # bytes after a request that ends the connection are not ours
+                reason = str(exc) or "malformed request"
+                too_long = "URL" in reason and len(self.url) > self.s.max_url_bytes
+                self.client_error(ClientError(414 if too_long else 400, reason))
+        else:
+            if (
+                self.parsing is None
+                and self.head_bytes > self.s.max_header_bytes + self.s.max_url_bytes
+            ):
+                self.client_error(ClientError(431, "request head too large"))
+            elif self.parsing is not None and self.parsing.head.chunked:
+                self._check_trailers(self.parsing, len(data))
+        if not self.closed:
+            self.pump()  # requests parsed before an error still get their answers, in order
+
+    def _check_trailers(self, ex: Exchange, fed: int) -> None:
+        """Bound what llhttp buffers outside the body: chunk lines and trailer fields."""
+        self.body_fed += fed
+        framing = self.body_fed - ex.body_bytes - 32 * self.chunks
+        if framing > 2 * self.s.max_header_bytes + self.s.max_url_bytes:
+            self.client_error(ClientError(431, "chunk framing or trailer fields too large"))
 
     def _callback_failed(self, exc: Exception) -> None:
         cause = exc.__context__
@@ -202,6 +230,11 @@ class ClientConnection(ClientPlumbing):
         self.url = b""
         self.raw = []
         self.raw_size = 0
+        self.body_fed = 0
+        self.chunks = 0
+
+    def on_chunk_header(self) -> None:
+        self.chunks += 1
 
     def on_url(self, url: bytes) -> None:
         self.url += url
@@ -209,26 +242,37 @@ class ClientConnection(ClientPlumbing):
             raise ClientError(414, f"request target over {self.s.max_url_bytes} bytes")
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self.raw.append((name, value))
         self.raw_size += len(name) + len(value) + 4
+        if self.raw_size > self.s.max_header_bytes:
+            raise ClientError(431, f"header fields over {self.s.max_header_bytes} bytes")
+        if self.parsing is not None:
+            return  # a trailer field: counted, never forwarded (it could smuggle a header)
+        self.raw.append((name, value))
         if len(self.raw) > self.s.max_headers:
             raise ClientError(431, f"more than {self.s.max_headers} header fields")
 
     def on_headers_complete(self) -> None:
         p = self.parser
-        http11 = p.get_http_version() == "1.1"
-        if len(self.url) + self.raw_size > self.s.max_header_bytes + self.s.max_url_bytes:
-            raise ClientError(431, "request head too large")
+        version = p.get_http_version()
+        if version not in ("1.1", "1.0"):
+            raise ClientError(505, f"HTTP/{version} is not supported; use HTTP/1.1")
+        http11 = version == "1.1"
         method = p.get_method()
         if method == b"CONNECT":
             raise ClientError(405, "CONNECT is not proxied")
+        if method in NOT_HTTP:
+            raise ClientError(400, f"{method.decode('latin-1')} is not an HTTP method")
         head = inspect_head(self.raw, http11, self.s.max_body_bytes)
         ctx = self.ctx
         rid = request_id(head.headers.get("x-request-id"), "") or ctx.next_request_id()
         ex = Exchange(
             method, self.url, self.raw, head, ctx.clock.monotonic(), ctx.clock.wall(), rid
         )
+        if not ex.target.startswith(b"/") and ex.target != b"*":
+            to_origin_form(ex)  # may refuse the request, at parse time and in order
         self.head_bytes = 0
+        self.body_fed = 0
+        self.raw_size = 0  # from here on it counts trailer fields
         self.parsing = ex
         self.set_deadline(BODY if ex.has_body else NONE)
         if self.active is None:
@@ -258,11 +302,16 @@ class ClientConnection(ClientPlumbing):
             return
         ex.complete = True
         self.parsing = None
+        if ex.head.close:
+            self.closing = True  # nothing after this request is read
+            self.pause_reading(16)
         self.set_deadline(NONE if self.active is not None else IDLE)
-        attached = ex is self.active and self.upstream is not None and ex.verdict is not None
-        if attached and ex.head.chunked:
-            assert self.upstream is not None
-            self.upstream.send(LAST_CHUNK)
+        up = self.upstream
+        if ex is self.active and up is not None and ex.verdict is not None:
+            if ex.head.chunked:
+                up.send(LAST_CHUNK)
+            # the origin's time starts once it has the whole request, not during the upload
+            self.upstream_deadline = self.ctx.clock.monotonic() + up.read_timeout
 
     # ---- deciding and starting exchanges ------------------------------------------------------
 
@@ -332,7 +381,8 @@ class ClientConnection(ClientPlumbing):
         if ex.complete and chunked:
             parts.append(LAST_CHUNK)
         ex.origin_t0 = self.ctx.clock.monotonic()
-        self.upstream_deadline = ex.origin_t0 + up.read_timeout
+        if ex.complete:
+            self.upstream_deadline = ex.origin_t0 + up.read_timeout
         up.send(b"".join(parts))
         self.resume_reading(2)
 
@@ -369,7 +419,14 @@ class ClientConnection(ClientPlumbing):
     def client_error(self, err: ClientError) -> None:
         self.ctx.stats.client_errors[str(err.status)] += 1
         self.ctx.stats.statuses[err.status] += 1
-        if self.active is not None and self.active.resp_started:
+        active = self.active
+        if active is not None and active.complete and active is not self.parsing:
+            # a bad pipelined request: answer it after the response in flight, in order
+            self.deferred = err
+            self.closing = True
+            self.pause_reading(16)
+            return
+        if active is not None and active.resp_started:
             self.abort()
             return
         self.respond_and_close(err.status, err.reason)
@@ -386,6 +443,10 @@ class ClientConnection(ClientPlumbing):
         self.finish(ex)
         self.upstream = None
         self.upstream_deadline = 0.0
+        if self.deferred is not None and not self.pending:
+            err, self.deferred = self.deferred, None
+            self.respond_and_close(err.status, err.reason)
+            return
         if close or self.ctx.draining:
             self.close()
             return

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
+from seawall.core.errors import ClientError
 from seawall.core.facts import NO_TLS, RequestFacts, TlsFacts
 from seawall.core.keys import header_fingerprint, normalize_path, query_shape
 from seawall.core.net import Address, forwarded_for_values, forwarding_chain, prefix_of
@@ -26,8 +27,8 @@ def build_facts(
     if xff is None and "forwarded" in h:
         xff = forwarded_for_values(h["forwarded"])
     client, ex.forwarded_for = forwarding_chain(peer, xff, ctx.trusted)
-    if ex.target.startswith((b"http://", b"https://")):
-        _to_origin_form(ex)
+    if not ex.target.startswith(b"/") and ex.target != b"*":
+        to_origin_form(ex)
     path_b, _, query_b = ex.target.partition(b"?")
     path = normalize_path(path_b.decode("latin-1"))
     query = query_b.decode("latin-1")
@@ -55,12 +56,16 @@ def build_facts(
     )
 
 
-def _to_origin_form(ex: Exchange) -> None:
+def to_origin_form(ex: Exchange) -> None:
     """Absolute-form target: its authority is the host (RFC 9112 §3.2.2), for rules and origin."""
-    rest = ex.target.split(b"://", 1)[1]
+    scheme, sep, rest = ex.target.partition(b"://")
+    if not sep or scheme.lower() not in (b"http", b"https"):
+        raise ClientError(400, "request target is neither a path nor an http(s) URL")
     slash = min((i for i in (rest.find(b"/"), rest.find(b"?")) if i >= 0), default=len(rest))
     authority, tail = rest[:slash], rest[slash:]
     authority = authority.rsplit(b"@", 1)[-1]  # userinfo is never forwarded
+    if not authority:
+        raise ClientError(400, "an http URL needs a host (RFC 9110 §4.2.1)")
     ex.target = tail if tail.startswith(b"/") else b"/" + tail
     ex.raw = [(n, v) for n, v in ex.raw if n.lower() != b"host"] + [(b"Host", authority)]
     ex.head.headers["host"] = authority.decode("latin-1")

@@ -41,12 +41,16 @@ class Recorder:
             return
         self._queue.append(rec)
 
-    def drain(self) -> int:
-        """Hand everything queued to every sink; a failing sink is logged, not fatal."""
-        if not self._queue:
+    def drain(self, most: int = 0) -> int:
+        """Hand what is queued (at most `most`, 0: all) to every sink; a failing sink is logged."""
+        queue = self._queue
+        if not queue:
             return 0
-        batch = list(self._queue)
-        self._queue.clear()
+        if most and len(queue) > most:
+            batch = [queue.popleft() for _ in range(most)]
+        else:
+            batch = list(queue)
+            queue.clear()
         self.recorded += len(batch)
         for sink in self._sinks:
             try:
@@ -55,11 +59,13 @@ class Recorder:
                 log.exception("record sink %s failed; %d records lost to it", sink.name, len(batch))
         return len(batch)
 
-    async def run(self, interval: float = 0.2) -> None:
+    async def run(self, interval: float = 0.2, slice_size: int = 256) -> None:
+        """Drain in slices, yielding between them, so a busy second never stalls the loop."""
         try:
             while True:
                 await asyncio.sleep(interval)
-                self.drain()
+                while self.drain(slice_size) == slice_size:
+                    await asyncio.sleep(0)
         finally:
             self.drain()
 

@@ -36,6 +36,8 @@ _REWRITTEN = frozenset(
 _DROP = HOP_BY_HOP | _REWRITTEN
 # a client naming these in Connection must not make the edge drop its own framing or identity
 _KEEP_NAMED = frozenset({b"close", b"keep-alive", b"upgrade", b"host", b"content-length"})
+# uri-host [ ":" port ] (RFC 9112 §3.2): reg-name or IP literal, no userinfo, no path
+_HOST = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+;=%]+)(:[0-9]{0,5})?\Z")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}\Z")
 
 
@@ -74,11 +76,19 @@ def inspect_head(raw: list[tuple[bytes, bytes]], http11: bool, max_body: int) ->
     chunked = bool(te_values)
     if http11 and "host" not in headers:
         raise ClientError(400, "HTTP/1.1 request without Host")
-    if "host" in headers and "," in headers["host"]:
-        raise ClientError(400, "more than one Host header")
+    host = headers.get("host")
+    if host is not None:
+        if "," in host:
+            raise ClientError(400, "more than one Host header")
+        if not _HOST.match(host):
+            raise ClientError(400, "Host is not host[:port]")
     options = connection_options(headers.get("connection", ""))
     upgrade = headers.get("upgrade", "") if "upgrade" in options else ""
     close = "close" in options if http11 else "keep-alive" not in options
+    if chunked and not http11:
+        close = True  # HTTP/1.0 framing by Transfer-Encoding is faulty: close after (RFC 9112 §6.1)
+    if upgrade and (chunked or content_length):
+        raise ClientError(400, "an Upgrade request cannot carry a body")
     expect = headers.get("expect", "").lower()
     if expect and expect != "100-continue":
         raise ClientError(417, "only Expect: 100-continue is supported")

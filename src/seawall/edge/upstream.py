@@ -197,7 +197,8 @@ class UpstreamConnection(asyncio.Protocol):
             upgrade = b"Connection: upgrade\r\nUpgrade: %s\r\n" % ex.head.upgrade.encode("latin-1")
             client.write(response_head(status, self.reason, self.headers, upgrade, False, ex.rid))
             return
-        close = ex.head.close or client.ctx.draining or bool(ex.head.upgrade)
+        # an answer before the whole request arrived: the rest of the body is unread, so close
+        close = ex.head.close or client.ctx.draining or bool(ex.head.upgrade) or not ex.complete
         framing = self._framing(ex, status)
         if ex.resp_until_close and not ex.resp_chunked:
             close = True
