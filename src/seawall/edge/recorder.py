@@ -64,7 +64,7 @@ class Recorder:
         try:
             while True:
                 await asyncio.sleep(interval)
-                while self.drain(slice_size) == slice_size:
+                while self.drain(slice_size) == slice_size:  # noqa: ASYNC110  (yield, not wait)
                     await asyncio.sleep(0)
         finally:
             self.drain()
