@@ -108,11 +108,11 @@ class Origin:
                 continue
             if isinstance(event, h11.Request):
                 req = Seen(
-                    event.method.decode(),
-                    event.target.decode(),
-                    [(k.decode().lower(), v.decode()) for k, v in event.headers],
+                    event.method.decode("latin-1"),
+                    event.target.decode("latin-1"),
+                    [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in event.headers],
                     b"",
-                    event.http_version.decode(),
+                    event.http_version.decode("latin-1"),
                 )
             elif isinstance(event, h11.Data):
                 body += event.data

@@ -59,7 +59,7 @@ class Recorder:
                 log.exception("record sink %s failed; %d records lost to it", sink.name, len(batch))
         return len(batch)
 
-    async def run(self, interval: float = 0.2, slice_size: int = 256) -> None:
+    async def run(self, interval: float = 0.2, slice_size: int = 64) -> None:
         """Drain in slices, yielding between them, so a busy second never stalls the loop."""
         try:
             while True:
