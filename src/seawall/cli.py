@@ -58,16 +58,7 @@ def main() -> None:
 )
 @click.option("--access-log", help="Access log path, '-' for stdout, '' for none.")
 @click.option("--trust", multiple=True, help="CIDR of a proxy whose X-Forwarded-For is believed.")
-def edge(
-    config_path: str | None,
-    listen: tuple[str, ...],
-    origin: tuple[str, ...],
-    workers: int | None,
-    admin_listen: str | None,
-    admin_token: str | None,
-    access_log: str | None,
-    trust: tuple[str, ...],
-) -> None:
+def edge(config_path: str | None, **flags: Any) -> None:
     """Run the edge: a reverse proxy that decides allow, throttle, challenge or block per request.
 
     Flags override the file. Example:
@@ -75,9 +66,7 @@ def edge(
     \b
       seawall edge --listen 0.0.0.0:8080 --origin http://127.0.0.1:8000
     """
-    overrides = _overrides(
-        config_path, listen, origin, workers, admin_listen, admin_token, access_log, trust
-    )
+    overrides = _overrides(config_path, flags)
     cfg = _load(config_path, overrides)
     if not cfg.origins:
         _fail(ConfigError("origins", "at least one origin is needed (--origin URL)"), config_path)
@@ -95,16 +84,7 @@ def edge(
         sys.exit(1)
 
 
-def _overrides(
-    path: str | None,
-    listen: tuple[str, ...],
-    origin: tuple[str, ...],
-    workers: int | None,
-    admin_listen: str | None,
-    admin_token: str | None,
-    access_log: str | None,
-    trust: tuple[str, ...],
-) -> dict[str, Any]:
+def _overrides(path: str | None, flags: dict[str, Any]) -> dict[str, Any]:
     """CLI flags as config fragments, merged over the file's sections."""
     import tomllib  # noqa: PLC0415
 
@@ -115,6 +95,9 @@ def _overrides(
         except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
             base = {}  # load_config reports the real problem
     out: dict[str, Any] = {}
+    listen, origin, trust = flags["listen"], flags["origin"], flags["trust"]
+    workers, access_log = flags["workers"], flags["access_log"]
+    admin_listen, admin_token = flags["admin_listen"], flags["admin_token"]
     if listen:
         out["listeners"] = [{"address": a} for a in listen]
     if origin:

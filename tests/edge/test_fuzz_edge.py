@@ -9,7 +9,6 @@ the examples of a test function.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import socket
 import string
@@ -21,7 +20,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import harness
 from harness import Edge, Seen, connect, roundtrip
 
 QUIET = 0.2  # no byte for this long: the edge is waiting for more input, so half-close
@@ -34,50 +32,12 @@ SETTINGS = settings(
 )
 
 
-class Latin1Origin(harness.Origin):
-    """The harness origin, decoding header bytes as latin-1.
-
-    harness.Origin decodes with UTF-8, so a legal obs-text byte (RFC 9110 §5.5) in a header
-    value the edge rightly forwards crashes its connection handler and reads as a 502.
-    """
-
-    async def _read_request(
-        self, conn: h11.Connection, reader: asyncio.StreamReader
-    ) -> Seen | None:
-        req: Seen | None = None
-        body = b""
-        while True:
-            event = conn.next_event()
-            if event is h11.NEED_DATA:
-                data = await reader.read(65536)
-                conn.receive_data(data)
-                if not data and req is None:
-                    return None
-            elif isinstance(event, h11.Request):
-                req = Seen(
-                    event.method.decode("latin-1"),
-                    event.target.decode("latin-1"),
-                    [(k.decode("latin-1"), v.decode("latin-1")) for k, v in event.headers],
-                    b"",
-                    event.http_version.decode("latin-1"),
-                )
-            elif isinstance(event, h11.Data):
-                body += event.data
-            elif isinstance(event, h11.EndOfMessage):
-                assert req is not None
-                req.body = body
-                return req
-            elif isinstance(event, h11.ConnectionClosed):
-                return None
-
-
 def ok(req: Seen) -> tuple[int, list[tuple[str, str]], bytes]:
     return 200, [("Content-Length", "0")], b""  # the same framing whatever the method
 
 
 @pytest.fixture
-def edge(monkeypatch: pytest.MonkeyPatch) -> Iterator[Edge]:
-    monkeypatch.setattr(harness, "Origin", Latin1Origin)
+def edge() -> Iterator[Edge]:
     cfg = {
         "timeouts": {"head": 1.0, "idle": 1.0},
         "limits": {"max_body_bytes": 65536, "max_header_bytes": 4096, "max_url_bytes": 1024},
