@@ -170,6 +170,21 @@ def test_two_workers_act_as_one_edge() -> None:
                 for _ in range(40)
             }
             assert codes == {403}
+            # a limit holds for the host, not per worker: new connections land on both workers
+            limit = {
+                "id": "host-wide",
+                "action": "throttle",
+                "rate": 0.001,
+                "burst": 10,
+                "match": {"paths": ["/limited"]},
+            }
+            api("/v1/rules", limit)
+            time.sleep(0.2)
+            limited = [
+                roundtrip(port, b"GET /limited HTTP/1.1\r\nHost: h\r\n\r\n")[0].status_code
+                for _ in range(30)
+            ]
+            assert limited.count(200) == 10 and limited.count(429) == 20
             time.sleep(1.5)
             metrics = api("/metrics")
             line = next(
@@ -179,7 +194,7 @@ def test_two_workers_act_as_one_edge() -> None:
                     'seawall_requests_total{class="anonymous",route="other",verdict="allow"}'
                 )
             )
-            assert float(line.rsplit(" ", 1)[1]) == 40.0
+            assert float(line.rsplit(" ", 1)[1]) == 50.0  # 40 plain, 10 within the host-wide limit
             proc.send_signal(signal.SIGTERM)
             assert proc.wait(30) == 0
         finally:

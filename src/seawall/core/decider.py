@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import Final
 
 from seawall.core.facts import RequestFacts
-from seawall.core.limiter import Gcra
+from seawall.core.limiter import Gcra, Limiter
 from seawall.core.rules import CompiledMatch, LimitKey, Rule, Ruleset, RulesetDelta
 from seawall.core.verdict import ALLOW, Action, Verdict
+
+LimiterFactory = Callable[[Rule], Limiter]
 
 _DEFAULT_STATUS: Final = {
     Action.ALLOW: 200,
@@ -36,7 +38,7 @@ def _limit_key(key: LimitKey, f: RequestFacts) -> Hashable:
 class _Compiled:
     __slots__ = ("limiter", "match", "rule", "verdict")
 
-    def __init__(self, rule: Rule, limiter: Gcra | None) -> None:
+    def __init__(self, rule: Rule, limiter: Limiter | None) -> None:
         self.rule = rule
         self.match = CompiledMatch(rule.match, f"rules[{rule.id}].match")
         self.limiter = limiter
@@ -54,11 +56,19 @@ class Decider:
     allowlists placed first protect their clients from every later rule.
     """
 
-    __slots__ = ("_compiled", "_limiters", "_max_keys", "_ruleset")
+    __slots__ = ("_compiled", "_factory", "_limiters", "_ruleset")
 
-    def __init__(self, ruleset: Ruleset | None = None, max_keys: int = 100_000) -> None:
-        self._max_keys = max_keys
-        self._limiters: dict[str, tuple[tuple[float, int, LimitKey], Gcra]] = {}
+    def __init__(
+        self,
+        ruleset: Ruleset | None = None,
+        max_keys: int = 100_000,
+        limiter_factory: LimiterFactory | None = None,
+    ) -> None:
+        """`limiter_factory` makes each rate rule's state; the default keeps it in this process."""
+        self._factory: LimiterFactory = limiter_factory or (
+            lambda rule: Gcra(rule.rate, rule.burst, max_keys)
+        )
+        self._limiters: dict[str, tuple[tuple[float, int, LimitKey], Limiter]] = {}
         self._ruleset = Ruleset()
         self._compiled: tuple[_Compiled, ...] = ()
         if ruleset is not None:
@@ -72,19 +82,15 @@ class Decider:
         """Swap in a new ruleset atomically; limiter state survives for unchanged limits."""
         new = self._ruleset.apply(delta)
         compiled = []
-        limiters: dict[str, tuple[tuple[float, int, LimitKey], Gcra]] = {}
+        limiters: dict[str, tuple[tuple[float, int, LimitKey], Limiter]] = {}
         for rule in new.rules:
-            gcra = None
+            limiter = None
             if rule.rate > 0:
                 shape = (rule.rate, rule.burst, rule.key)
                 old = self._limiters.get(rule.id)
-                gcra = (
-                    old[1]
-                    if old and old[0] == shape
-                    else Gcra(rule.rate, rule.burst, self._max_keys)
-                )
-                limiters[rule.id] = (shape, gcra)
-            compiled.append(_Compiled(rule, gcra))
+                limiter = old[1] if old and old[0] == shape else self._factory(rule)
+                limiters[rule.id] = (shape, limiter)
+            compiled.append(_Compiled(rule, limiter))
         self._compiled, self._limiters, self._ruleset = tuple(compiled), limiters, new
         return new
 

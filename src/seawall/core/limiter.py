@@ -4,6 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 from itertools import islice
+from typing import Protocol
+
+
+class Limiter(Protocol):
+    """Per-key rate state for one rule: in this process, or shared by a host's workers."""
+
+    def hit(self, key: Hashable, now: float) -> float:
+        """0.0 when the request conforms, else the seconds until it would."""
+
+    def __len__(self) -> int: ...
 
 
 class Gcra:

@@ -12,7 +12,7 @@ from seawall.config.build import build_routes, build_ruleset
 from seawall.config.identity import build_classifier
 from seawall.config.schema import Config
 from seawall.core.classes import Classifier
-from seawall.core.decider import Decider
+from seawall.core.decider import Decider, LimiterFactory
 from seawall.core.net import CidrSet
 from seawall.core.record import Record
 from seawall.core.routes import Router
@@ -62,12 +62,20 @@ class EdgeSettings:
 
 
 class EdgeContext:
-    def __init__(self, cfg: Config, clock: Clock, worker: int = 0) -> None:
+    def __init__(
+        self,
+        cfg: Config,
+        clock: Clock,
+        worker: int = 0,
+        limiter_factory: LimiterFactory | None = None,
+    ) -> None:
         self.config = cfg
         self.settings = EdgeSettings.from_config(cfg)
         self.clock = clock
         self.worker = worker
-        self.decider = Decider(build_ruleset(cfg, clock.monotonic()), cfg.limits.max_tracked_keys)
+        self.decider = Decider(
+            build_ruleset(cfg, clock.monotonic()), cfg.limits.max_tracked_keys, limiter_factory
+        )
         self.classifier: Classifier = build_classifier(cfg)
         self.router = Router(build_routes(cfg))
         self.trusted = CidrSet(cfg.network.trusted_proxies, "network.trusted_proxies")

@@ -22,6 +22,7 @@ from seawall.config.schema import Config
 from seawall.core.rules import Ruleset, RulesetDelta
 from seawall.edge.admin import make_app, start_admin
 from seawall.edge.server import EdgeWorker, split_hostport
+from seawall.edge.shared_limits import SharedGcraTable
 from seawall.edge.stats import merge
 from seawall.runtime.clock import SystemClock
 
@@ -87,8 +88,10 @@ async def serve_single(
 # ---- several workers ---------------------------------------------------------------------------
 
 
-async def _worker_main(cfg: Config, index: int, pipe: mpc.Connection) -> None:
-    worker = EdgeWorker(cfg, SystemClock(), index, reuse_port=True)
+async def _worker_main(
+    cfg: Config, index: int, pipe: mpc.Connection, shared: SharedGcraTable
+) -> None:
+    worker = EdgeWorker(cfg, SystemClock(), index, reuse_port=True, shared=shared)
     await worker.start()
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -127,11 +130,11 @@ async def _worker_main(cfg: Config, index: int, pipe: mpc.Connection) -> None:
         pipe.send(("stats", worker.ctx.stats.snapshot()))
 
 
-def _worker_entry(cfg: Config, index: int, pipe: mpc.Connection) -> None:
+def _worker_entry(cfg: Config, index: int, pipe: mpc.Connection, shared: SharedGcraTable) -> None:
     logging.basicConfig(
         level=cfg.log.level.upper(), format=f"%(asctime)s w{index} %(levelname)s %(message)s"
     )
-    uvloop.run(_worker_main(cfg, index, pipe))
+    uvloop.run(_worker_main(cfg, index, pipe, shared))
 
 
 class Supervisor:
@@ -148,7 +151,9 @@ class Supervisor:
         self.snapshots: dict[int, dict[str, Any]] = {}
         self.readiness: set[int] = set()
         self.stopping = False
-        self._mp = multiprocessing.get_context("fork")
+        self._mp = multiprocessing.get_context("fork")  # workers inherit the shared table
+        # two slots per tracked key keeps probe chains short
+        self.shared = SharedGcraTable(2 * cfg.limits.max_tracked_keys, self._mp.Lock())
 
     def ruleset(self) -> Ruleset:
         return self.rules
@@ -171,7 +176,9 @@ class Supervisor:
     def spawn(self, index: int) -> None:
         parent, child = self._mp.Pipe()
         proc = self._mp.Process(
-            target=_worker_entry, args=(self.cfg, index, child), name=f"seawall-worker-{index}"
+            target=_worker_entry,
+            args=(self.cfg, index, child, self.shared),
+            name=f"seawall-worker-{index}",
         )
         proc.start()
         child.close()

@@ -12,6 +12,7 @@ from seawall.edge.accesslog import AccessLog
 from seawall.edge.connection import ClientConnection
 from seawall.edge.context import EdgeContext
 from seawall.edge.introspect import Introspector
+from seawall.edge.shared_limits import SharedGcraTable, shared_factory
 from seawall.edge.tls import server_context
 from seawall.edge.upstream import Origins
 from seawall.runtime.clock import Clock
@@ -28,9 +29,17 @@ def split_hostport(address: str) -> tuple[str, int]:
 class EdgeWorker:
     """One process's share of the edge. Several run side by side on SO_REUSEPORT sockets."""
 
-    def __init__(self, cfg: Config, clock: Clock, index: int = 0, reuse_port: bool = False) -> None:
+    def __init__(
+        self,
+        cfg: Config,
+        clock: Clock,
+        index: int = 0,
+        reuse_port: bool = False,
+        shared: SharedGcraTable | None = None,
+    ) -> None:
+        """`shared`: rate-limit state for the whole host, when several workers run."""
         self.cfg = cfg
-        self.ctx = EdgeContext(cfg, clock, index)
+        self.ctx = EdgeContext(cfg, clock, index, shared_factory(shared) if shared else None)
         self.reuse_port = reuse_port
         self.servers: list[asyncio.Server] = []
         self.tasks: list[asyncio.Task[None]] = []
