@@ -34,6 +34,7 @@ _REWRITTEN = frozenset(
     }
 )
 _DROP = HOP_BY_HOP | _REWRITTEN
+_RESPONSE_DROP = HOP_BY_HOP | {b"content-length", b"x-request-id"}
 # a client naming these in Connection must not make the edge drop its own framing or identity
 _KEEP_NAMED = frozenset({b"close", b"keep-alive", b"upgrade", b"host", b"content-length"})
 # uri-host [ ":" port ] (RFC 9112 §3.2): reg-name or IP literal, no userinfo, no path
@@ -177,14 +178,18 @@ def response_head(
     parts = [b"HTTP/1.1 %d " % status, reason or b"-", b"\r\n"]
     named: set[bytes] = set()
     for name, value in raw:
-        if name.lower() == b"connection":  # the origin's hop-by-hop list (RFC 9110 §7.6.1)
-            named |= {o.encode("latin-1") for o in connection_options(value.decode("latin-1"))}
-    for name, value in raw:
         lname = name.lower()
-        if lname in HOP_BY_HOP or lname in (b"content-length", b"x-request-id"):
+        if lname in _RESPONSE_DROP:
+            if lname == b"connection":  # the origin's own hop-by-hop list (RFC 9110 §7.6.1)
+                named |= {o.encode("latin-1") for o in connection_options(value.decode("latin-1"))}
             continue
-        if not named or lname not in named:
-            parts += (name, b": ", value, b"\r\n")
+        parts += (name, b": ", value, b"\r\n")
+    if named:  # rare: rebuild without the headers the origin named
+        parts = parts[:3]
+        for name, value in raw:
+            lname = name.lower()
+            if lname not in _RESPONSE_DROP and lname not in named:
+                parts += (name, b": ", value, b"\r\n")
     parts.append(framing)
     if close:
         parts.append(b"Connection: close\r\n")

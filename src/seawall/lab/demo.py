@@ -112,17 +112,9 @@ async def _client(
 
 def _table(groups: list[Group], elapsed: float) -> Table:
     t = Table(title=f"seawall demo — {elapsed:4.1f} s of traffic through the edge")
-    for col in (
-        "client group",
-        "sent",
-        "served 2xx",
-        "throttled 429",
-        "blocked 403",
-        "errors",
-        "p50 ms",
-        "p99 ms",
-    ):
-        t.add_column(col, justify="right" if col != "client group" else "left")
+    t.add_column("clients", no_wrap=True)
+    for col in ("sent", "2xx", "429", "403", "errors", "p50 ms", "p99 ms"):
+        t.add_column(col, justify="right", no_wrap=True)
     for g in groups:
         lat = sorted(g.latencies)
         p50 = statistics.median(lat) * 1000 if lat else 0.0

@@ -1,0 +1,260 @@
+"""The lab origin's data: seeded users, posts and follows in SQLite, and the queries it runs.
+
+Everything here is deterministic in the seed: the same seed gives the same users, passwords,
+posts and follows, so scenarios are repeatable and the lab can sign in as anyone with
+`password_for`. Passwords are stored as PBKDF2-HMAC-SHA256 with only `PBKDF2_ITERATIONS`
+rounds: low on purpose so that seeding and a login stay cheap in the lab. A real site uses
+600,000 or more (OWASP 2023); never copy this figure.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import hmac
+import random
+import sqlite3
+import time
+from dataclasses import dataclass
+
+PBKDF2_ITERATIONS = 1_000  # lab only, see the module docstring
+FAMOUS = "cyxymu"  # the blogger whose pages were the target in August 2009
+EPOCH = 1_249_516_800  # 2009-08-06 00:00 UTC; seeded posts lie in the 30 days before
+PAGE = 20  # posts per page
+KEEP_ROWS = 10_000  # reset and SMS tables keep at most this many latest rows
+
+_SYLLABLES = ("ka", "ri", "mo", "te", "lu", "sa", "vi", "no", "da", "pe", "zo", "mi", "ra", "go")
+_WORDS = (
+    "storm", "coffee", "tbilisi", "election", "music", "train", "weather", "news", "photo",
+    "friday", "summer", "code", "football", "sunset", "market", "concert", "book", "river",
+    "mountain", "blog", "server", "outage", "morning", "tea", "city", "protest", "garden",
+    "movie", "dinner", "travel", "holiday", "rain", "laptop", "phone", "today", "tomorrow",
+)  # fmt: skip
+
+SCHEMA = """
+CREATE TABLE users(id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL, email TEXT UNIQUE NOT NULL,
+  phone TEXT UNIQUE NOT NULL, bio TEXT NOT NULL, salt BLOB NOT NULL, pw_hash BLOB NOT NULL);
+CREATE TABLE posts(id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES users(id),
+  created INTEGER NOT NULL, body TEXT NOT NULL);
+CREATE INDEX posts_by_user ON posts(user_id, created DESC);
+CREATE INDEX posts_by_time ON posts(created DESC);
+CREATE TABLE follows(follower INTEGER NOT NULL, followee INTEGER NOT NULL,
+  PRIMARY KEY(follower, followee)) WITHOUT ROWID;
+CREATE INDEX follows_by_followee ON follows(followee);
+CREATE TABLE resets(id INTEGER PRIMARY KEY, user_id INTEGER, requested INTEGER NOT NULL);
+CREATE TABLE sms(id INTEGER PRIMARY KEY, sender TEXT NOT NULL, body TEXT NOT NULL,
+  received INTEGER NOT NULL, user_id INTEGER);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: int
+    name: str
+    email: str
+    phone: str
+    bio: str
+    salt: bytes
+    pw_hash: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Post:
+    id: int
+    user_id: int
+    created: int
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
+class Dataset:
+    seed: int
+    users: tuple[User, ...]
+    posts: tuple[Post, ...]
+    follows: tuple[tuple[int, int], ...]  # (follower id, followee id)
+
+
+def password_for(name: str, seed: int) -> str:
+    """The seeded password of user `name`: the lab's browsers sign in with it."""
+    mac = hmac.new(f"lab-seed-{seed}".encode(), name.encode(), hashlib.sha256).hexdigest()
+    return f"pw-{mac[:12]}"
+
+
+def hash_password(password: str, salt: bytes) -> bytes:
+    return hashlib.pbkdf2_hmac("sha256", password.encode(), salt, PBKDF2_ITERATIONS)
+
+
+def _names(rng: random.Random, count: int) -> list[str]:
+    names = [FAMOUS]
+    seen = set(names)
+    while len(names) < count:
+        name = "".join(rng.choices(_SYLLABLES, k=rng.randint(2, 4))) + str(rng.randint(0, 99))
+        if name not in seen:
+            seen.add(name)
+            names.append(name)
+    return names
+
+
+def _user(uid: int, name: str, seed: int, rng: random.Random) -> User:
+    salt = hashlib.blake2b(f"{seed}:{name}".encode(), digest_size=16).digest()
+    return User(
+        id=uid,
+        name=name,
+        email=f"{name}@mail.example",
+        phone=f"+1555{uid:07d}",
+        bio=" ".join(rng.choices(_WORDS, k=6)),
+        salt=salt,
+        pw_hash=hash_password(password_for(name, seed), salt),
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def generate(seed: int = 7, users: int = 300, posts_per_user: int = 20) -> Dataset:
+    """`users` users (the first is cyxymu, with three times the posts), posts and follows."""
+    if users < 2 or posts_per_user < 1:
+        raise ValueError("need at least 2 users and 1 post per user")
+    rng = random.Random(seed)
+    people = tuple(_user(i + 1, n, seed, rng) for i, n in enumerate(_names(rng, users)))
+    posts: list[Post] = []
+    for u in people:
+        for _ in range(posts_per_user * (3 if u.name == FAMOUS else 1)):
+            body = " ".join(rng.choices(_WORDS, k=rng.randint(5, 18)))
+            created = EPOCH - rng.randint(0, 30 * 86_400)
+            posts.append(Post(len(posts) + 1, u.id, created, body))
+    follows = {(u.id, 1) for u in people[1:] if rng.random() < 0.5}  # many follow cyxymu
+    for u in people:
+        for other in rng.sample(people, k=min(15, users - 1)):
+            if other.id != u.id:
+                follows.add((u.id, other.id))
+    return Dataset(seed, people, tuple(posts), tuple(sorted(follows)))
+
+
+def create_db(path: str, data: Dataset) -> None:
+    """A fresh SQLite file at `path` in WAL mode, holding `data`."""
+    conn = sqlite3.connect(path)
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.executescript(SCHEMA)
+        with conn:
+            conn.executemany(
+                "INSERT INTO users VALUES (?,?,?,?,?,?,?)",
+                [(u.id, u.name, u.email, u.phone, u.bio, u.salt, u.pw_hash) for u in data.users],
+            )
+            conn.executemany(
+                "INSERT INTO posts VALUES (?,?,?,?)",
+                [(p.id, p.user_id, p.created, p.body) for p in data.posts],
+            )
+            conn.executemany("INSERT INTO follows VALUES (?,?)", data.follows)
+    finally:
+        conn.close()
+
+
+Row = tuple[object, ...]
+_POSTS = "SELECT p.id, u.name, p.created, p.body FROM posts p JOIN users u ON u.id = p.user_id"
+
+
+def user_row(conn: sqlite3.Connection, name: str) -> Row | None:
+    row: Row | None = conn.execute(
+        "SELECT id, name, bio FROM users WHERE name = ?", (name,)
+    ).fetchone()
+    return row
+
+
+def profile(conn: sqlite3.Connection, name: str) -> tuple[Row, int, int, list[Row]] | None:
+    """(user, post count, follower count, latest posts with their author) or None."""
+    user = user_row(conn, name)
+    if user is None:
+        return None
+    uid = user[0]
+    (n_posts,) = conn.execute("SELECT count(*) FROM posts WHERE user_id = ?", (uid,)).fetchone()
+    (n_fans,) = conn.execute("SELECT count(*) FROM follows WHERE followee = ?", (uid,)).fetchone()
+    posts = conn.execute(
+        f"{_POSTS} WHERE p.user_id = ? ORDER BY p.created DESC LIMIT {PAGE}", (uid,)
+    ).fetchall()
+    return user, int(n_posts), int(n_fans), posts
+
+
+def post(conn: sqlite3.Connection, name: str, post_id: int) -> Row | None:
+    row: Row | None = conn.execute(
+        f"{_POSTS} WHERE u.name = ? AND p.id = ?", (name, post_id)
+    ).fetchone()
+    return row
+
+
+def latest(conn: sqlite3.Connection) -> list[Row]:
+    return conn.execute(f"{_POSTS} ORDER BY p.created DESC LIMIT {PAGE}").fetchall()
+
+
+def timeline(conn: sqlite3.Connection, name: str) -> list[Row]:
+    """The latest posts of everyone `name` follows; the public timeline for an unknown name."""
+    user = user_row(conn, name)
+    if user is None:
+        return latest(conn)
+    return conn.execute(
+        f"{_POSTS} JOIN follows f ON f.followee = p.user_id WHERE f.follower = ?"
+        f" ORDER BY p.created DESC LIMIT {PAGE}",
+        (user[0],),
+    ).fetchall()
+
+
+def search(conn: sqlite3.Connection, q: str) -> list[Row]:
+    """Posts whose text contains `q`: a LIKE over every post, newest first."""
+    pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    return conn.execute(
+        f"{_POSTS} WHERE p.body LIKE ? ESCAPE '\\' ORDER BY p.created DESC LIMIT {PAGE}",
+        (pattern,),
+    ).fetchall()
+
+
+def check_login(conn: sqlite3.Connection, name: str, password: str) -> bool:
+    """Whether the password is right; an unknown user costs the same hash."""
+    row = conn.execute("SELECT salt, pw_hash FROM users WHERE name = ?", (name,)).fetchone()
+    salt, stored = row if row is not None else (b"no-such-user-salt", b"")
+    return hmac.compare_digest(hash_password(password, salt), stored) and row is not None
+
+
+def _trim(conn: sqlite3.Connection, table: str, last_id: int | None) -> None:
+    if last_id is not None and last_id % 1000 == 0:
+        conn.execute(f"DELETE FROM {table} WHERE id <= ?", (last_id - KEEP_ROWS,))
+
+
+def request_reset(conn: sqlite3.Connection, email: str) -> None:
+    """Records a reset request; known and unknown addresses do the same work."""
+    with conn:
+        row = conn.execute("SELECT id FROM users WHERE email = ?", (email,)).fetchone()
+        cur = conn.execute(
+            "INSERT INTO resets(user_id, requested) VALUES (?, ?)",
+            (row[0] if row else None, int(time.time())),
+        )
+        _trim(conn, "resets", cur.lastrowid)
+
+
+def add_post(conn: sqlite3.Connection, name: str, body: str) -> int | None:
+    """The new post's id; None when `name` is unknown."""
+    with conn:
+        user = user_row(conn, name)
+        if user is None:
+            return None
+        cur = conn.execute(
+            "INSERT INTO posts(user_id, created, body) VALUES (?, ?, ?)",
+            (user[0], int(time.time()), body),
+        )
+        return cur.lastrowid
+
+
+def sms_inbound(conn: sqlite3.Connection, sender: str, body: str) -> int | None:
+    """Stores the message; from a user's phone it becomes their post (its id is returned)."""
+    with conn:
+        row = conn.execute("SELECT id FROM users WHERE phone = ?", (sender,)).fetchone()
+        now = int(time.time())
+        cur = conn.execute(
+            "INSERT INTO sms(sender, body, received, user_id) VALUES (?, ?, ?, ?)",
+            (sender, body, now, row[0] if row else None),
+        )
+        _trim(conn, "sms", cur.lastrowid)
+        if row is None:
+            return None
+        cur = conn.execute(
+            "INSERT INTO posts(user_id, created, body) VALUES (?, ?, ?)", (row[0], now, body)
+        )
+        return cur.lastrowid
