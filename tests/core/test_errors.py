@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from seawall.core.errors import ClientError, ConfigError, OriginError, SeawallError
+from seawall.core.errors import ClientError, ConfigError, SeawallError
 
 
 def test_client_error_carries_the_status_the_peer_is_told() -> None:
@@ -19,9 +19,3 @@ def test_config_error_names_the_key() -> None:
     e = ConfigError("rules[0].rate", "must be positive")
     assert (e.key, str(e)) == ("rules[0].rate", "rules[0].rate: must be positive")
     assert str(ConfigError("", "not valid TOML")) == "not valid TOML"
-
-
-def test_origin_error_is_not_the_clients_fault() -> None:
-    e = OriginError(504, "the origin did not answer in time")
-    assert not isinstance(e, ClientError)
-    assert e.status == 504

@@ -23,12 +23,3 @@ class ConfigError(SeawallError):
         super().__init__(f"{key}: {reason}" if key else reason)
         self.key = key
         self.reason = reason
-
-
-class OriginError(SeawallError):
-    """The origin misbehaved (refused, timed out, sent garbage): not the client's fault."""
-
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(f"{status}: {reason}")
-        self.status = status
-        self.reason = reason
