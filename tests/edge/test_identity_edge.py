@@ -12,11 +12,11 @@ from harness import Edge, Seen, roundtrip
 def handler(req: Seen) -> tuple[int, list[tuple[str, str]], bytes]:
     if req.target == "/oauth/introspect":
         token = parse_qs(req.body.decode())["token"][0]
-        answer = (
-            {"active": True, "client_id": "partner-7"}
-            if token == "good-opaque-token-123"
-            else {"active": False}
-        )
+        answers = {
+            "good-opaque-token-123": {"active": True, "client_id": "partner-7"},
+            "good-session-token-42": {"active": True, "sub": "u42"},
+        }
+        answer = answers.get(token, {"active": False})
         body = json.dumps(answer).encode()
         return 200, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))], body
     return 200, [("Content-Length", "4")], b"page"
@@ -71,3 +71,24 @@ def test_dead_introspection_endpoint_fails_closed_to_anonymous() -> None:
         )
         assert resp.status_code == 200
         assert _classes(e) == ["anonymous"]
+
+
+def test_revoked_bearer_then_session_cookie_are_both_looked_up() -> None:
+    def both(port: int) -> dict[str, Any]:
+        url = f"http://127.0.0.1:{port}/oauth/introspect"
+        return {
+            "classes": {
+                "api_app": {"introspection": {"url": url}},
+                "user": {"cookie": "sid", "mode": "introspection"},
+            }
+        }
+
+    with Edge(handler=handler, configure=both) as e:
+        req = (
+            b"GET /feed HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer revoked-token-456\r\n"
+            b"Cookie: sid=good-session-token-42\r\n\r\n"
+        )
+        resp, _ = roundtrip(e.port, req)
+        assert resp.status_code == 200
+        assert len([s for s in e.origin.seen if s.target == "/oauth/introspect"]) == 2
+        assert _classes(e) == ["user"]

@@ -325,7 +325,11 @@ class ClientConnection(ClientPlumbing):
             if ex.waiting:
                 return
             token = ctx.classifier.needs_introspection(ex.head.headers, ex.wall)
-            if token is not None and ctx.introspector is not None:
+            # a bearer and a session cookie may each need a lookup; a failed one is not retried
+            fresh = token is not None and token != ex.looked_up
+            if fresh and token is not None and ctx.introspector is not None and ex.lookups < 2:
+                ex.lookups += 1
+                ex.looked_up = token
                 # identity needs the origin's word first; the answer lands in the cache
                 ex.waiting = True
                 task = asyncio.get_running_loop().create_task(
@@ -347,7 +351,8 @@ class ClientConnection(ClientPlumbing):
         ex.waiting = False
         if self.closed or ex is not self.active:
             return
-        ex.facts = self.facts(ex)
+        if ex.lookups >= 2 or task.cancelled() or task.exception() is not None:
+            ex.facts = self.facts(ex)  # decide with what is known
         self.pump()
 
     def facts(self, ex: Exchange) -> RequestFacts:

@@ -20,6 +20,8 @@ class Exchange:
         "facts",
         "forwarded_for",
         "head",
+        "looked_up",
+        "lookups",
         "method",
         "origin_t0",
         "origin_time",
@@ -71,6 +73,8 @@ class Exchange:
         self.error = ""
         self.forwarded_for = ""  # the trusted X-Forwarded-For chain to send on
         self.waiting = False  # an identity lookup is under way
+        self.lookups = 0  # identity lookups started for this request
+        self.looked_up = ""  # the last token looked up
 
     @property
     def has_body(self) -> bool:
