@@ -184,4 +184,11 @@ async def _run(duration: float, port: int, keep: bool) -> int:
 def run_demo(duration: float, port: int, keep: bool) -> int:
     import uvloop  # noqa: PLC0415
 
-    return uvloop.run(_run(duration, port, keep))
+    try:
+        return uvloop.run(_run(duration, port, keep))
+    except OSError as exc:  # most often: the port is taken
+        Console(stderr=True).print(
+            f"seawall demo: cannot listen on 127.0.0.1:{port}: {exc.strerror}; "
+            "choose another with --port"
+        )
+        return 1
