@@ -1,4 +1,5 @@
-"""The lab origin's data: seeded users, posts and follows in SQLite, and the queries it runs.
+"""The lab origin's data: seeded users, posts and follows in SQLite, the queries it runs,
+the worker pool that runs them with per-route costs, and the counters the lab reads.
 
 Everything here is deterministic in the seed: the same seed gives the same users, passwords,
 posts and follows, so scenarios are repeatable and the lab can sign in as anyone with
@@ -12,16 +13,28 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import ipaddress
 import random
 import sqlite3
+import tempfile
+import threading
 import time
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 PBKDF2_ITERATIONS = 1_000  # lab only, see the module docstring
 FAMOUS = "cyxymu"  # the blogger whose pages were the target in August 2009
 EPOCH = 1_249_516_800  # 2009-08-06 00:00 UTC; seeded posts lie in the 30 days before
 PAGE = 20  # posts per page
 KEEP_ROWS = 10_000  # reset and SMS tables keep at most this many latest rows
+MAX_ADDRESSES = 1_000_000  # distinct X-Real-IP values counted one by one
+ROUTES = ("home", "profile", "post", "search", "login", "reset", "timeline", "api_post", "sms")
 
 _SYLLABLES = ("ka", "ri", "mo", "te", "lu", "sa", "vi", "no", "da", "pe", "zo", "mi", "ra", "go")
 _WORDS = (
@@ -97,15 +110,8 @@ def _names(rng: random.Random, count: int) -> list[str]:
 
 def _user(uid: int, name: str, seed: int, rng: random.Random) -> User:
     salt = hashlib.blake2b(f"{seed}:{name}".encode(), digest_size=16).digest()
-    return User(
-        id=uid,
-        name=name,
-        email=f"{name}@mail.example",
-        phone=f"+1555{uid:07d}",
-        bio=" ".join(rng.choices(_WORDS, k=6)),
-        salt=salt,
-        pw_hash=hash_password(password_for(name, seed), salt),
-    )
+    pw_hash, bio = hash_password(password_for(name, seed), salt), " ".join(rng.choices(_WORDS, k=6))
+    return User(uid, name, f"{name}@mail.example", f"+1555{uid:07d}", bio, salt, pw_hash)
 
 
 @functools.lru_cache(maxsize=8)
@@ -229,32 +235,150 @@ def request_reset(conn: sqlite3.Connection, email: str) -> None:
         _trim(conn, "resets", cur.lastrowid)
 
 
+def _insert_post(conn: sqlite3.Connection, user_id: object, body: str) -> int | None:
+    sql = "INSERT INTO posts(user_id, created, body) VALUES (?, ?, ?)"
+    return conn.execute(sql, (user_id, int(time.time()), body)).lastrowid
+
+
 def add_post(conn: sqlite3.Connection, name: str, body: str) -> int | None:
     """The new post's id; None when `name` is unknown."""
     with conn:
         user = user_row(conn, name)
-        if user is None:
-            return None
-        cur = conn.execute(
-            "INSERT INTO posts(user_id, created, body) VALUES (?, ?, ?)",
-            (user[0], int(time.time()), body),
-        )
-        return cur.lastrowid
+        return None if user is None else _insert_post(conn, user[0], body)
 
 
 def sms_inbound(conn: sqlite3.Connection, sender: str, body: str) -> int | None:
     """Stores the message; from a user's phone it becomes their post (its id is returned)."""
     with conn:
         row = conn.execute("SELECT id FROM users WHERE phone = ?", (sender,)).fetchone()
-        now = int(time.time())
         cur = conn.execute(
             "INSERT INTO sms(sender, body, received, user_id) VALUES (?, ?, ?, ?)",
-            (sender, body, now, row[0] if row else None),
+            (sender, body, int(time.time()), row[0] if row else None),
         )
         _trim(conn, "sms", cur.lastrowid)
-        if row is None:
-            return None
-        cur = conn.execute(
-            "INSERT INTO posts(user_id, created, body) VALUES (?, ?, ?)", (row[0], now, body)
-        )
-        return cur.lastrowid
+        return None if row is None else _insert_post(conn, row[0], body)
+
+
+@dataclass(frozen=True, slots=True)
+class RouteCost:
+    """Extra work per request, on top of its queries, holding a worker throughout."""
+
+    sleep_ms: float = 0.0  # waiting, like a call to a cache or another service
+    cpu_ms: float = 0.0  # a busy loop (it holds the GIL, as Python app code does)
+
+    def spend(self) -> None:
+        if self.sleep_ms > 0:
+            time.sleep(self.sleep_ms / 1000)
+        end = time.perf_counter() + self.cpu_ms / 1000
+        while time.perf_counter() < end:
+            pass
+
+
+NO_COSTS: Mapping[str, RouteCost] = {}
+# The default: time each page spends waiting on other services (cache, user and graph
+# services), as in a 2009-era app server. 16 workers then serve about 400 pages/s.
+DEFAULT_COSTS: Mapping[str, RouteCost] = {
+    "home": RouteCost(sleep_ms=20), "profile": RouteCost(sleep_ms=40),
+    "post": RouteCost(sleep_ms=25), "search": RouteCost(sleep_ms=60),
+    "login": RouteCost(sleep_ms=30), "reset": RouteCost(sleep_ms=30),
+    "timeline": RouteCost(sleep_ms=50), "api_post": RouteCost(sleep_ms=40),
+    "sms": RouteCost(sleep_ms=25),
+}  # fmt: skip
+
+
+class Database:
+    """A seeded SQLite file (WAL) in a temporary directory, queried by `workers` threads.
+
+    `run` is blocking and meant for the pool: it spends the route's cost, then calls
+    `fn(conn, *args)` with the calling thread's own connection."""
+
+    def __init__(self, data: Dataset, workers: int, costs: Mapping[str, RouteCost]) -> None:
+        self._dir = tempfile.TemporaryDirectory(prefix="seawall-lab-origin-")
+        self.path = str(Path(self._dir.name) / "microblog.sqlite3")
+        create_db(self.path, data)
+        self.pool = ThreadPoolExecutor(workers, thread_name_prefix="lab-origin")
+        self._costs, self._local, self._lock = costs, threading.local(), threading.Lock()
+        self._conns: list[sqlite3.Connection] = []
+
+    def run(self, route: str, fn: Callable[..., T], args: tuple[object, ...]) -> T:
+        cost = self._costs.get(route)
+        if cost is not None:
+            cost.spend()
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=10.0, check_same_thread=False)
+            with self._lock:
+                self._conns.append(conn)
+            self._local.conn = conn
+        return fn(conn, *args)
+
+    def close(self) -> None:
+        """Waits for running queries, then closes every connection and removes the file."""
+        self.pool.shutdown(wait=True, cancel_futures=True)
+        with self._lock:
+            for conn in self._conns:
+                conn.close()
+            self._conns.clear()
+        self._dir.cleanup()
+
+
+def _is_ip(value: str) -> bool:
+    try:
+        return len(value) <= 45 and bool(ipaddress.ip_address(value))
+    except ValueError:
+        return False
+
+
+@dataclass(slots=True)
+class OriginStats:
+    """What reached the origin and what became of it. Gauges survive `reset`."""
+
+    workers: int
+    queue: int
+    max_addresses: int = MAX_ADDRESSES
+    arrived: int = 0  # every request but /_lab/stats
+    admitted: int = 0  # got a worker
+    queued: int = 0  # had to wait for one
+    rejected: int = 0  # 503 at once: the queue was full
+    timeouts: int = 0  # 503 after waiting queue_timeout
+    errors: int = 0  # 5xx from a handler (an origin fault, not overload)
+    in_flight: int = 0
+    peak_in_flight: int = 0
+    waiting: int = 0
+    peak_waiting: int = 0
+    busy_s: float = 0.0  # worker-seconds spent: utilization = d(busy_s) / (workers * dt)
+    served: Counter[str] = field(default_factory=Counter)  # handler answers per route
+    refused: Counter[str] = field(default_factory=Counter)  # admission's 503s per route
+    statuses: Counter[int] = field(default_factory=Counter)
+    addresses: dict[str, int] = field(default_factory=dict)  # X-Real-IP -> requests
+    address_overflow: int = 0  # requests from new addresses past max_addresses
+    no_real_ip: int = 0
+    bad_real_ip: int = 0  # not an IP address
+
+    def count_address(self, value: str | None) -> None:
+        if not value:
+            self.no_real_ip += 1
+        elif value in self.addresses:
+            self.addresses[value] += 1
+        elif not _is_ip(value):
+            self.bad_real_ip += 1
+        elif len(self.addresses) >= self.max_addresses:
+            self.address_overflow += 1
+        else:
+            self.addresses[value] = 1
+
+    def reset(self) -> None:
+        """Zeroes the counters, e.g. after measuring capacity; peaks restart from now."""
+        fresh = OriginStats(self.workers, self.queue, self.max_addresses)
+        for f in fields(self):
+            if f.name not in ("in_flight", "waiting"):
+                setattr(self, f.name, getattr(fresh, f.name))
+        self.peak_in_flight, self.peak_waiting = self.in_flight, self.waiting
+
+    def snapshot(self, addresses: bool = True) -> dict[str, Any]:
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "addresses"}
+        out["statuses"] = {str(k): v for k, v in sorted(self.statuses.items())}
+        out["distinct_addresses"] = len(self.addresses)
+        if addresses:
+            out["addresses"] = self.addresses
+        return out
