@@ -200,3 +200,52 @@ def test_two_workers_act_as_one_edge() -> None:
         finally:
             proc.kill()
             proc.wait()
+
+
+def _children(pid: int) -> list[int]:
+    out: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        out += [int(c) for c in (task / "children").read_text().split()]
+    return out
+
+
+def test_workers_exit_when_the_supervisor_is_killed() -> None:
+    port = free_port()
+    with OriginThread() as origin:
+        proc = _edge(
+            [
+                "--listen",
+                f"127.0.0.1:{port}",
+                "--origin",
+                f"http://127.0.0.1:{origin.port}",
+                "--workers",
+                "2",
+                "--admin",
+                "",
+                "--access-log",
+                "",
+            ]
+        )
+        try:
+            wait_for_port(port)
+            deadline = time.monotonic() + 10
+            workers: list[int] = []
+            while len(workers) < 2 and time.monotonic() < deadline:
+                workers = _children(proc.pid)
+                time.sleep(0.05)
+            assert len(workers) >= 2
+            proc.kill()  # SIGKILL: no chance to tell anyone
+            proc.wait(10)
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and any(Path(f"/proc/{w}").exists() for w in workers):
+                time.sleep(0.1)
+            alive = [
+                w
+                for w in workers
+                if Path(f"/proc/{w}").exists()
+                and "zombie" not in Path(f"/proc/{w}/status").read_text().lower()
+            ]
+            assert alive == []
+        finally:
+            proc.kill()
+            proc.wait()

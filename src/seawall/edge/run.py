@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import logging
 import multiprocessing
 import multiprocessing.connection as mpc
@@ -28,6 +29,7 @@ from seawall.runtime.clock import SystemClock
 
 log = logging.getLogger("seawall.run")
 STATS_INTERVAL = 1.0
+_PR_SET_PDEATHSIG = 1
 
 
 class LocalControl:
@@ -130,7 +132,22 @@ async def _worker_main(
         pipe.send(("stats", worker.ctx.stats.snapshot()))
 
 
+def _die_with_parent() -> None:
+    """Linux: SIGTERM this worker when the supervisor dies, even by SIGKILL.
+
+    A pipe EOF is not enough: every forked worker inherits the others' pipe ends.
+    """
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        log.warning("cannot ask to be told of the supervisor's death; orphans are possible")
+
+
 def _worker_entry(cfg: Config, index: int, pipe: mpc.Connection, shared: SharedGcraTable) -> None:
+    _die_with_parent()
+    if os.getppid() == 1:  # the supervisor died before we could ask
+        return
     logging.basicConfig(
         level=cfg.log.level.upper(), format=f"%(asctime)s w{index} %(levelname)s %(message)s"
     )
