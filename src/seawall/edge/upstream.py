@@ -19,7 +19,7 @@ from seawall.edge.stats import EdgeStats
 from seawall.runtime.clock import Clock
 
 if TYPE_CHECKING:
-    from seawall.edge.connection import ClientConnection
+    from seawall.edge.dispatch import ClientDispatch
 
 IDLE = 0  # the client connection's idle deadline kind (see connection.py)
 
@@ -35,7 +35,7 @@ class UpstreamConnection(asyncio.Protocol):
         self.read_timeout = pool.read_timeout
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpResponseParser(self)
-        self.client: ClientConnection | None = None
+        self.client: ClientDispatch | None = None
         self.ex: Exchange | None = None
         self.closed = False
         self.reused = False
@@ -122,7 +122,7 @@ class UpstreamConnection(asyncio.Protocol):
         if self.transport is not None and not self.closed:
             self.transport.resume_reading()
 
-    def bind(self, client: ClientConnection, ex: Exchange) -> None:
+    def bind(self, client: ClientDispatch, ex: Exchange) -> None:
         self.client, self.ex = client, ex
         self.headers, self.reason, self.got_bytes = [], b"", False
 
@@ -325,7 +325,7 @@ class Origins:
                 return pool
         return min(self.pools, key=lambda p: p.down_until)
 
-    def dispatch(self, client: ClientConnection, ex: Exchange, head: bytes) -> None:
+    def dispatch(self, client: ClientDispatch, ex: Exchange, head: bytes) -> None:
         pool = self.pick()
         up = pool.take()
         if up is not None:
@@ -339,7 +339,7 @@ class Origins:
         task.add_done_callback(self.tasks.discard)
 
     async def _connect_then_send(
-        self, pool: OriginPool, client: ClientConnection, ex: Exchange, head: bytes
+        self, pool: OriginPool, client: ClientDispatch, ex: Exchange, head: bytes
     ) -> None:
         try:
             up = await pool.connect()
