@@ -107,3 +107,15 @@ def test_a_bad_request_after_a_refused_one_is_answered_second() -> None:
     conn.data_received(GET % b"a" + b"GET /\x01 HTTP/1.1\r\n\r\n")
     statuses = [r[:3] for r in t.data.split(b"HTTP/1.1 ")[1:]]
     assert statuses == [b"403", b"400"] and t.closed
+
+
+def test_an_error_answer_to_head_has_no_body() -> None:
+    conn, t, _, _ = connection([])
+    conn.data_received(
+        b"HEAD /x HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n"
+    )
+    assert t.data.startswith(b"HTTP/1.1 400 ")
+    conn2, t2, _, _ = connection([])
+    conn2.data_received(b"HEAD /x HTTP/1.1\r\nHost: h\r\nX-Too-Big: " + b"a" * 20_000 + b"\r\n\r\n")
+    head, _, body = t2.data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 431 ") and body == b""

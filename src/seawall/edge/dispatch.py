@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from seawall.core.errors import ClientError
 from seawall.core.facts import RequestFacts, TlsFacts
@@ -33,6 +33,7 @@ class ClientDispatch(ClientPlumbing):
     deferred: ClientError | None
     closing: bool
     tunnel: bool
+    parser: Any  # httptools.HttpRequestParser
 
     # ---- deciding and starting exchanges ------------------------------------------------------
 
@@ -155,13 +156,23 @@ class ClientDispatch(ClientPlumbing):
         if active is not None and active.resp_started:
             self.abort()
             return
-        self.respond_and_close(err.status, err.reason)
+        self.respond_and_close(err.status, err.reason, self._failing_is_head())
 
-    def respond_and_close(self, status: int, reason: str) -> None:
+    def _failing_is_head(self) -> bool:
+        """Whether the request being refused is a HEAD (whose answer must have no body)."""
+        ex = self.parsing or self.active
+        if ex is not None:
+            return ex.is_head
+        try:
+            return bool(self.parser.get_method() == b"HEAD")
+        except Exception:  # the request line itself was not understood
+            return False
+
+    def respond_and_close(self, status: int, reason: str, head_only: bool = False) -> None:
         if self.upstream is not None:
             up, self.upstream = self.upstream, None
             up.detach_and_close()
-        self.write(simple_response(status, reason, close=True))
+        self.write(simple_response(status, reason, close=True, head_only=head_only))
         self.close()
 
     def done(self, ex: Exchange, close: bool) -> None:

@@ -155,7 +155,9 @@ class UpstreamConnection(asyncio.Protocol):
             return
         ex.status = status
         client.upstream = None
-        client.write(simple_response(status, reason, close=True, request_id=ex.rid))
+        client.write(
+            simple_response(status, reason, close=True, request_id=ex.rid, head_only=ex.is_head)
+        )
         client.done(ex, True)
 
     def start_tunnel(self, rest: bytes) -> None:
@@ -353,7 +355,13 @@ class Origins:
             status = 504 if kind == "timeout" else 502
             ex.status, ex.error = status, f"origin {pool.host}:{pool.port}: {kind} failed"
             client.write(
-                simple_response(status, "the origin is unreachable", close=True, request_id=ex.rid)
+                simple_response(
+                    status,
+                    "the origin is unreachable",
+                    close=True,
+                    request_id=ex.rid,
+                    head_only=ex.is_head,
+                )
             )
             client.done(ex, True)
             return
