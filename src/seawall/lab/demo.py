@@ -22,10 +22,10 @@ from rich.table import Table
 
 from seawall.config.load import validate
 from seawall.edge.server import EdgeWorker
-from seawall.lab.tiny import start_origin
+from seawall.lab.origin import DEFAULT_SECRETS, start_origin
 from seawall.runtime.clock import SystemClock
 
-DEMO_SECRET = "demo-only-secret-change-me-0123456789"
+DEMO_SECRET = DEFAULT_SECRETS.app_jwt  # the lab origin verifies app tokens too
 
 
 @dataclass
@@ -47,9 +47,9 @@ def _groups() -> list[Group]:
             "visitors",
             [f"198.51.100.{i}" for i in range(1, 41)],
             1.0,
-            ("/", "/users/alice", "/users/bob"),
+            ("/", "/users/cyxymu"),
         ),
-        Group("api app", ["192.0.2.10"], 40.0, ("/api/timeline",), token=token),
+        Group("api app", ["192.0.2.10"], 40.0, ("/api/v1/timeline",), token=token),
         Group("scraper", ["192.0.2.77"], 60.0, ("/users/cyxymu",)),
         Group("blocklisted", ["203.0.113.5"], 5.0, ("/",)),
     ]
@@ -139,7 +139,8 @@ def _table(groups: list[Group], elapsed: float) -> Table:
 
 async def _run(duration: float, port: int, keep: bool) -> int:
     console = Console()
-    origin, origin_port = await start_origin()
+    origin = await start_origin()
+    origin_port = origin.port
     cfg = validate(demo_config(port, origin_port))
     worker = EdgeWorker(cfg, SystemClock())
     await worker.start()
@@ -175,7 +176,7 @@ async def _run(duration: float, port: int, keep: bool) -> int:
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.Event().wait()
     await worker.stop()
-    await origin.cleanup()
+    await origin.close()
     served = {g.name: sum(n for s, n in g.statuses.items() if 200 <= s < 300) for g in groups}
     healthy = served["visitors"] > 0 and served["api app"] > 0 and groups[3].statuses[403] > 0
     return 0 if healthy else 1
