@@ -68,9 +68,11 @@ def test_edge_without_an_origin_says_so() -> None:
     assert "origin" in result.stderr
 
 
-def _edge(args: list[str]) -> subprocess.Popen[bytes]:
+def _edge(port: int, origin_port: int, *extra: str) -> subprocess.Popen[bytes]:
+    """`seawall edge` on 127.0.0.1:port in front of the origin, without an access log."""
+    args = ["--listen", f"127.0.0.1:{port}", "--origin", f"http://127.0.0.1:{origin_port}"]
     return subprocess.Popen(
-        [sys.executable, "-m", "seawall.cli", "edge", *args],
+        [sys.executable, "-m", "seawall.cli", "edge", *args, "--access-log", "", *extra],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -88,18 +90,7 @@ def test_sigterm_drains_in_flight_requests_then_exits() -> None:
 
     port = free_port()
     with OriginThread(slow) as origin:
-        proc = _edge(
-            [
-                "--listen",
-                f"127.0.0.1:{port}",
-                "--origin",
-                f"http://127.0.0.1:{origin.port}",
-                "--admin",
-                "",
-                "--access-log",
-                "",
-            ]
-        )
+        proc = _edge(port, origin.port, "--admin", "")
         try:
             wait_for_port(port)
             result: dict[str, object] = {}
@@ -124,20 +115,14 @@ def test_two_workers_act_as_one_edge() -> None:
     port, admin = free_port(), free_port()
     with OriginThread() as origin:
         proc = _edge(
-            [
-                "--listen",
-                f"127.0.0.1:{port}",
-                "--origin",
-                f"http://127.0.0.1:{origin.port}",
-                "--workers",
-                "2",
-                "--admin",
-                f"127.0.0.1:{admin}",
-                "--admin-token",
-                "t0k",
-                "--access-log",
-                "",
-            ]
+            port,
+            origin.port,
+            "--workers",
+            "2",
+            "--admin",
+            f"127.0.0.1:{admin}",
+            "--admin-token",
+            "t0k",
         )
         try:
             wait_for_port(port)
@@ -212,20 +197,7 @@ def _children(pid: int) -> list[int]:
 def test_workers_exit_when_the_supervisor_is_killed() -> None:
     port = free_port()
     with OriginThread() as origin:
-        proc = _edge(
-            [
-                "--listen",
-                f"127.0.0.1:{port}",
-                "--origin",
-                f"http://127.0.0.1:{origin.port}",
-                "--workers",
-                "2",
-                "--admin",
-                "",
-                "--access-log",
-                "",
-            ]
-        )
+        proc = _edge(port, origin.port, "--workers", "2", "--admin", "")
         try:
             wait_for_port(port)
             deadline = time.monotonic() + 10

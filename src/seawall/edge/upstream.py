@@ -13,6 +13,7 @@ import httptools
 
 from seawall.config.schema import Origin
 from seawall.edge.exchange import LAST_CHUNK, Exchange, frame
+from seawall.edge.plumbing import IDLE
 from seawall.edge.request import response_head
 from seawall.edge.responses import simple_response
 from seawall.edge.stats import EdgeStats
@@ -20,8 +21,6 @@ from seawall.runtime.clock import Clock
 
 if TYPE_CHECKING:
     from seawall.edge.dispatch import ClientDispatch
-
-IDLE = 0  # the client connection's idle deadline kind (see connection.py)
 
 log = logging.getLogger("seawall.upstream")
 _NO_BODY_STATUS = frozenset({204, 304})
@@ -318,6 +317,8 @@ class Origins:
         self.tasks: set[asyncio.Task[None]] = set()
 
     def pick(self) -> OriginPool:
+        if len(self.pools) == 1:
+            return self.pools[0]  # nothing to choose: a down origin is still the only one
         now = self.clock.monotonic()
         n = len(self.pools)
         for _ in range(n):
