@@ -12,8 +12,9 @@ ALLOWED = {
     "detect": {"core", "detect"},
     "config": {"config", "core"},
     "store": {"store", "core", "config", "runtime"},
+    "geo": {"geo", "core"},
 }
-OUTER_BASE = {"core", "detect", "config", "runtime", "store"}
+OUTER_BASE = {"core", "detect", "config", "runtime", "store", "geo"}
 OUTER = {"edge", "accounts", "analyze", "report", "enforce"}
 
 

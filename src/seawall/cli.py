@@ -152,14 +152,101 @@ def config_reference() -> None:
 
 
 @main.command()
-@click.option("--duration", type=float, default=20.0, show_default=True, help="Seconds of traffic.")
-@click.option("--port", type=int, default=8080, show_default=True, help="Edge port on 127.0.0.1.")
-@click.option("--keep", is_flag=True, help="Keep origin and edge running after the traffic.")
-def demo(duration: float, port: int, keep: bool) -> None:
-    """Start a small origin, put the edge in front, replay mixed traffic and show the verdicts."""
-    from seawall.lab.demo import run_demo  # noqa: PLC0415
+@click.option("--duration", type=float, default=30.0, show_default=True, help="Seconds to run.")
+@click.option(
+    "--out",
+    "out_dir",
+    default="seawall-demo",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Where the scorecard and chart go.",
+)
+def demo(duration: float, out_dir: str) -> None:
+    """Replay the 2009 attack (cyxymu-2009) on loopback, seawall in front; show the scorecard."""
+    from seawall.lab.commands import run_command  # noqa: PLC0415
 
-    sys.exit(run_demo(duration, port, keep))
+    sys.exit(run_command("cyxymu-2009", ("seawall",), duration, 7, Path(out_dir)))
+
+
+@main.group()
+def lab() -> None:
+    """Replay real attacks on loopback against a demo platform, and score the protection."""
+
+
+@lab.command("list")
+def lab_list() -> None:
+    """The scenarios, with one line each."""
+    from seawall.lab.commands import list_command  # noqa: PLC0415
+
+    list_command()
+
+
+_PROTECTION = click.Choice(["seawall", "none", "nginx"])
+_SEED = click.option(
+    "--seed", type=int, default=7, show_default=True, help="Seeds every random choice."
+)
+_OUT_DIR = click.option(
+    "--out",
+    "out_dir",
+    default="seawall-lab",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Where scorecards and charts go.",
+)
+
+
+@lab.command("run")
+@click.argument("scenario")
+@click.option("--protection", type=_PROTECTION, default="seawall", show_default=True)
+@click.option("--duration", type=float, help="Seconds (default: the scenario's full length).")
+@_SEED
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the scorecard.")
+@_OUT_DIR
+def lab_run(
+    scenario: str,
+    protection: str,
+    duration: float | None,
+    seed: int,
+    json_path: str | None,
+    out_dir: str,
+) -> None:
+    """Run SCENARIO once under one protection and print its scorecard."""
+    from seawall.lab.commands import run_command  # noqa: PLC0415
+
+    sys.exit(
+        run_command(
+            scenario,
+            (protection,),
+            duration,
+            seed,
+            Path(out_dir),
+            Path(json_path) if json_path else None,
+        )
+    )
+
+
+@lab.command("compare")
+@click.argument("scenario")
+@click.option("--duration", type=float, help="Seconds per run (default: the full length).")
+@_SEED
+@click.option(
+    "--protections",
+    default="none,nginx,seawall",
+    show_default=True,
+    help="Comma-separated, run in this order.",
+)
+@_OUT_DIR
+def lab_compare(
+    scenario: str, duration: float | None, seed: int, protections: str, out_dir: str
+) -> None:
+    """Run SCENARIO under none, nginx and seawall in turn; print them side by side."""
+    from seawall.lab.commands import run_command  # noqa: PLC0415
+
+    chosen = tuple(p.strip() for p in protections.split(",") if p.strip())
+    bad = [p for p in chosen if p not in ("none", "nginx", "seawall")]
+    if bad or not chosen:
+        raise click.BadParameter(f"unknown protections {bad}; choose from none, nginx, seawall")
+    sys.exit(run_command(scenario, chosen, duration, seed, Path(out_dir)))
 
 
 @main.command()

@@ -110,9 +110,10 @@ class NginxProtection:
 def _head(workdir: Path) -> str:
     return f"""\
 worker_processes 1;
+worker_rlimit_nofile 16384;
 pid {workdir}/nginx.pid;
 error_log {workdir}/error.log warn;
-events {{ worker_connections 1024; }}
+events {{ worker_connections 8192; }}
 """
 
 

@@ -199,6 +199,14 @@ class Scorecard:
         ok = attempt.outcome is ClientOutcome.SUCCEEDED
         bucket[f"{attempt.klass}_{'ok' if ok else 'fail'}"] += 1
 
+    def add_attack_counts(self, klass: str, sent_by_second: dict[int, int]) -> None:
+        """Attack requests sent per second by `klass` (floods count, they don't report each)."""
+        if not klass or any(n < 0 or s < 0 for s, n in sent_by_second.items()):
+            raise ValueError("attack counts need a class and non-negative seconds and counts")
+        self._attack_classes.add(klass)
+        for sec, n in sent_by_second.items():
+            self._timeline.setdefault(sec, Counter())[f"{klass}_sent"] += n
+
     def add_origin_sample(
         self, t: float, requests: int, in_flight: int, capacity: int, errors: int
     ) -> None:

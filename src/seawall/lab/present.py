@@ -1,0 +1,112 @@
+"""How a lab run looks in a terminal: live rates while it runs, tables when it is done."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from rich import box
+from rich.table import Table
+
+from seawall.lab.runner import LiveView
+from seawall.lab.scenarios import LEGIT_CLASSES, Scenario
+
+LIVE_WINDOW_S = 2  # seconds averaged in the live view (complete seconds only)
+
+
+def _pct(v: float | None) -> str:
+    return "-" if v is None else f"{v * 100:.1f}%"
+
+
+def _ms(v: float | None) -> str:
+    return "-" if v is None else f"{v:.0f}"
+
+
+def live_table(view: LiveView, scenario: Scenario, protection: str, duration_s: float) -> Table:
+    """Per-class rates over the last complete seconds, and the origin's load."""
+    now = int(view.t)
+    secs = [s for s in range(now - LIVE_WINDOW_S, now) if s >= 0] or [0]
+    t = Table(title=f"{scenario.name} under {protection}: {view.t:4.0f} / {duration_s:.0f} s")
+    for col in ("class", "served/s", "failed/s", "reached origin/s"):
+        t.add_column(col, justify="left" if col == "class" else "right")
+    classes = sorted({k for _, k in (*view.ok, *view.fail, *view.reached)})
+    for k in classes:
+        ok = sum(view.ok[(s, k)] for s in secs) / len(secs)
+        fail = sum(view.fail[(s, k)] for s in secs) / len(secs)
+        reached = sum(view.reached[(s, k)] for s in secs) / len(secs)
+        t.add_row(k, f"{ok:.0f}", f"{fail:.0f}", f"{reached:.0f}")
+    phase = [n for n, a, b in scenario.phases(duration_s) if a <= view.t < b]
+    t.caption = f"phase: {', '.join(phase) or 'normal traffic'}; origin busy {view.utilization:.0%}"
+    return t
+
+
+def class_table(card: Mapping[str, Any]) -> Table:
+    """The scorecard's per-class outcomes, legitimate classes first."""
+    t = Table(
+        title=f"{card['scenario']} under {card['protection']} "
+        f"(origin capacity {card['origin_capacity_rps']:.0f} req/s)",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
+    # short headers: the table must fit an 80-column terminal
+    cols = ("class", "sent", "ok", "chal", "thr", "blk", "err", "t/o", "p50ms", "p99ms")
+    for col in cols:
+        t.add_column(col, justify="left" if col == "class" else "right", no_wrap=True)
+    for k, c in card["classes"].items():
+        t.add_row(
+            k,
+            str(c["sent"]),
+            _pct(c["success_rate"]),
+            str(c["challenged"]),
+            str(c["throttled"]),
+            str(c["blocked"]),
+            str(c["errors"]),
+            str(c["timeouts"]),
+            _ms(c["p50_ms"]),
+            _ms(c["p99_ms"]),
+        )
+    a = card["attack"]
+    ttm = card["time_to_mitigate_s"]
+    t.caption = (
+        f"attack sent {a['sent']}, reached origin {a['reached_origin']} "
+        f"(leak {_pct(a['leak_rate'])}); time to mitigate "
+        f"{'never' if ttm is None else f'{ttm:.0f} s'}; origin peak busy "
+        f"{card['origin']['peak_utilization']:.0%}, 5xx {card['origin']['errors']}"
+    )
+    return t
+
+
+def _shortfall(card: Mapping[str, Any]) -> int:
+    """Flood requests the generator could not start (its session cap was full)."""
+    return sum(int(f.get("shortfall", 0)) for f in card["attack"].get("by_class", {}).values())
+
+
+def compare_table(cards: Sequence[Mapping[str, Any]]) -> Table:
+    """Protections side by side: success per legitimate class, then the attack figures."""
+    t = Table(title=f"{cards[0]['scenario']}: protections compared")
+    t.add_column("")
+    for c in cards:
+        t.add_column(str(c["protection"]), justify="right")
+    present = [k for k in LEGIT_CLASSES if any(k in c["classes"] for c in cards)]
+    for k in present:
+        t.add_row(
+            f"{k} success",
+            *[_pct(c["classes"][k]["success_rate"]) if k in c["classes"] else "-" for c in cards],
+        )
+        t.add_row(
+            f"{k} p99 ms",
+            *[_ms(c["classes"][k]["p99_ms"]) if k in c["classes"] else "-" for c in cards],
+        )
+    t.add_row("attack sent", *[str(c["attack"]["sent"]) for c in cards])
+    t.add_row("attack shortfall", *[str(_shortfall(c)) for c in cards])
+    t.add_row("attack leak to origin", *[_pct(c["attack"]["leak_rate"]) for c in cards])
+    t.add_row(
+        "time to mitigate",
+        *[
+            "never" if c["time_to_mitigate_s"] is None else f"{c['time_to_mitigate_s']:.0f} s"
+            for c in cards
+        ],
+    )
+    t.add_row("origin peak busy", *[f"{c['origin']['peak_utilization']:.0%}" for c in cards])
+    t.add_row("origin 5xx", *[str(c["origin"]["errors"]) for c in cards])
+    return t
