@@ -105,6 +105,8 @@ def test_demo_runs_cyxymu_behind_seawall(tmp_path: Path) -> None:
         8.0,
     )
     assert (tmp_path / "cyxymu-2009-seawall.svg").exists()
+    report = (tmp_path / "cyxymu-2009-seawall.md").read_text(encoding="utf-8")
+    assert report.startswith("# cyxymu-2009 under seawall")
 
 
 def test_lab_list_names_every_scenario(tmp_path: Path) -> None:

@@ -269,3 +269,22 @@ def test_connect_refused_counts_connect_errors() -> None:
     assert counts.connect_errors == counts.sessions
     assert counts.shortfall == 2 * counts.sessions  # none of their requests was sent
     assert sent(counts) == 0 and not counts.statuses and counts.dropped == 0
+
+
+@dataclass
+class Closer(Capture):
+    """Answers each connection's first request with 429 and closes it."""
+
+    async def handle(self, r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        self.connections.append([await read_request(r)])
+        w.write(b"HTTP/1.1 429 Too Many Requests\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        await w.drain()
+        w.close()
+
+
+def test_requests_a_closed_session_never_sent_are_cut_short_not_sent() -> None:
+    counts, server = capture(spec(), Closer())
+    sessions = len(server.connections)
+    assert sent(counts) == sessions == counts.statuses[429]  # one request per session
+    assert sessions <= counts.cut_short <= 5 * sessions  # the other 1-5 of each session
+    assert counts.shortfall == 0 and counts.dropped == 0

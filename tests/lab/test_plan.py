@@ -18,7 +18,6 @@ from seawall.lab.scenarios import (
     LEGIT_CLASSES,
     SCENARIOS,
     SLOW_KINDS,
-    WaveKind,
     class_of,
     get_scenario,
 )
@@ -288,6 +287,7 @@ def test_result_adds_up_what_came_back() -> None:
             "reached_origin": 1,
             "statuses": {"403": 40},
             "shortfall": 3,
+            "cut_short": 0,
             "dropped": 1,
             "connect_errors": 2,
         },
@@ -296,6 +296,7 @@ def test_result_adds_up_what_came_back() -> None:
             "reached_origin": 15,
             "statuses": {"200": 70, "503": 10},
             "shortfall": 6,
+            "cut_short": 0,
             "dropped": 2,
             "connect_errors": 4,
         },
@@ -365,9 +366,3 @@ def test_result_merges_slow_attack_reports() -> None:
     }
     assert res["attack"]["sent"] == 0  # slow attacks are reported apart from the floods
     assert validate_scorecard(res) == []
-
-
-def test_describe_wave() -> None:
-    w = get_scenario("cyxymu-2009").waves[1]
-    assert w.kind is WaveKind.BOTNET
-    assert lab_plan.describe_wave(w) == "botnet 30%-80%"

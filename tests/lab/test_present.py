@@ -9,7 +9,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from seawall.lab.present import class_table, compare_table, live_table
+from seawall.lab.present import class_table, compare_table, live_table, markdown_report
 from seawall.lab.runner import LiveView
 from seawall.lab.scenarios import get_scenario
 
@@ -140,3 +140,17 @@ def test_compare_table_skips_classes_no_run_has() -> None:
     out = text(compare_table([card("none", None)]))
     assert "flash_crowd" not in out and "sms_gateway" not in out
     assert Counter(line.count("success") for line in out.splitlines())[1] == 2
+
+
+def test_markdown_report_has_a_row_per_class_the_attack_and_the_chart() -> None:
+    c = card("nginx", None, seed=7, duration_s=75.0)
+    c["attack"]["by_class"] = {"botnet": {"shortfall": 120}, "adaptive_bot": {"shortfall": 3}}
+    md = markdown_report(c, "cyxymu-2009-nginx.svg")
+    assert md.startswith("# cyxymu-2009 under nginx\n")
+    assert "Seed 7, 75 s, origin capacity 421 requests/s." in md
+    assert "| browser | 400 | 75.0% | 7 | 0 | 60 | 0 | 40 | 41 | 2767 |" in md
+    assert "| api_app | 200 | 93.5% | 0 | 0 | 0 | 13 | 0 | 51 | 7812 |" in md
+    assert "89154 requests sent (123 not started" in md
+    assert "4457 reached the origin (leak 5.0%). Time to mitigate: never." in md
+    assert "Origin: 90787 requests, peak 88% busy, 831 answered 5xx." in md
+    assert md.rstrip().endswith("(cyxymu-2009-nginx.svg)")

@@ -65,6 +65,7 @@ def test_plain_keeps_counters_as_plain_dicts() -> None:
         "connect_errors": 0,
         "dropped": 1,
         "shortfall": 0,
+        "cut_short": 0,
     }
     assert type(out["sent_by_second"]) is dict and type(out["statuses"]) is dict
 

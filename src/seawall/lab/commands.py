@@ -14,7 +14,7 @@ from rich.live import Live
 
 from seawall.lab.chart import Phase, render_svg, write_chart
 from seawall.lab.nginx import NginxError
-from seawall.lab.present import class_table, compare_table, live_table
+from seawall.lab.present import class_table, compare_table, live_table, markdown_report
 from seawall.lab.procs import LabSetupError
 from seawall.lab.runner import LiveView, RunOptions, run
 from seawall.lab.scenarios import SCENARIOS, get_scenario
@@ -37,6 +37,8 @@ def _write(card: dict[str, Any], out_dir: Path, json_path: Path | None) -> tuple
     path.write_text(json.dumps(card, indent=1) + "\n", encoding="utf-8")
     phases = [Phase(p["name"], p["start_s"], p["end_s"]) for p in card["phases"]]
     chart = write_chart(out_dir / f"{stem}.svg", render_svg(card, phases))
+    report = out_dir / f"{stem}.md"
+    report.write_text(markdown_report(card, chart.name), encoding="utf-8")
     return path, chart
 
 
@@ -90,7 +92,7 @@ def run_command(
         cards.append(card)
         console.print(class_table(card))
         path, chart = _write(card, out_dir, json_path if len(runs) == 1 else None)
-        console.print(f"scorecard: {path}  chart: {chart}")
+        console.print(f"scorecard: {path}  chart: {chart}  report: {chart.with_suffix('.md')}")
         problems = validate_scorecard(card) + [f"traffic process: {e}" for e in card["errors"]]
         if problems:
             Console(stderr=True).print("scorecard problems:\n  " + "\n  ".join(problems))

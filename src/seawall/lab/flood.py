@@ -81,6 +81,7 @@ class FloodCounts:
     connect_errors: int = 0
     dropped: int = 0  # requests written but never answered (closed or timed out)
     shortfall: int = 0  # requests not started because the session cap was full
+    cut_short: int = 0  # requests a session never sent because the server closed it first
 
 
 class _Bot(asyncio.Protocol):
@@ -121,6 +122,8 @@ class _Bot(asyncio.Protocol):
 
     def on_message_complete(self) -> None:
         self.counts.statuses[self.parser.get_status_code()] += 1
+        if not self.parser.should_keep_alive():
+            self.closed = True  # the server said it closes: sending more would be lost
         self.expected -= 1
         if self.expected <= 0:
             self.done.set()
@@ -195,7 +198,9 @@ class Flood:
             bot.transport.write(self.target.preamble(addr, self.rng.randrange(1024, 65536)))
             await self._exchange(bot, [self._request(extra, "")])  # learn cookie and redirect
             n -= 1
-            if n > 0 and not bot.closed:
+            if n > 0 and bot.closed:
+                self.counts.cut_short += n
+            elif n > 0:
                 path = bot.location if bot.location.startswith("/") else None
                 await self._exchange(
                     bot, [self._request(extra, bot.cookie, path) for _ in range(n)]

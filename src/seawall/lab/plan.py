@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from seawall.lab.addresses import MIXES, AddressPlan, Drawn, Labels
 from seawall.lab.flood import FloodSpec, Style
 from seawall.lab.origin import DEFAULT_SECRETS, make_app_token
-from seawall.lab.scenarios import FLOOD_KINDS, SLOW_KINDS, Scenario, Wave, WaveKind, class_of
+from seawall.lab.scenarios import FLOOD_KINDS, SLOW_KINDS, Scenario, WaveKind, class_of
 from seawall.lab.scorecard import Scorecard
 from seawall.lab.slow import SlowKind
 from seawall.lab.traffic import poisson_starts, ramp, spread
@@ -171,6 +171,34 @@ def _geography(run: DrawnRun) -> dict[str, Any]:
     return out
 
 
+def _by_class(
+    floods: dict[str, dict[str, Any]], reached: dict[str, Counter[int]]
+) -> dict[str, dict[str, Any]]:
+    """Per flood class: what was sent and reached, what bots got back, what fell short."""
+    return {
+        k: {
+            "sent": sum(f.get("sent_by_second", {}).values()),
+            "reached_origin": sum(reached.get(k, {}).values()),
+            "statuses": {str(s): n for s, n in sorted(f.get("statuses", {}).items())},
+            "shortfall": f.get("shortfall", 0),
+            "cut_short": f.get("cut_short", 0),
+            "dropped": f.get("dropped", 0),
+            "connect_errors": f.get("connect_errors", 0),
+        }
+        for k, f in sorted(floods.items())
+    }
+
+
+def _slow_summary(c: _Collect) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        k: {x: (dict(v) if isinstance(v, Counter) else v) for x, v in s.items()}
+        for k, s in _merge(c.slow).items()
+    }
+    if out:
+        out["origin_requests"] = sum(c.reached.get("slow", {}).values())
+    return out
+
+
 def result(
     opts: RunOptions, card: Scorecard, c: _Collect, run: DrawnRun, capacity: float
 ) -> dict[str, Any]:
@@ -197,29 +225,10 @@ def result(
     )
     for klass, tally in res["classes"].items():  # redirects and retries included
         tally["origin_requests"] = sum(c.reached.get(klass, {}).values())
-    res["attack"]["by_class"] = {
-        k: {
-            "sent": sum(f.get("sent_by_second", {}).values()),
-            "reached_origin": sum(c.reached.get(k, {}).values()),
-            "statuses": {str(s): n for s, n in sorted(f.get("statuses", {}).items())},
-            "shortfall": f.get("shortfall", 0),
-            "dropped": f.get("dropped", 0),
-            "connect_errors": f.get("connect_errors", 0),
-        }
-        for k, f in sorted(floods.items())
-    }
-    res["slow"] = {
-        k: {x: (dict(v) if isinstance(v, Counter) else v) for x, v in s.items()}
-        for k, s in _merge(c.slow).items()
-    }
-    if res["slow"]:
-        res["slow"]["origin_requests"] = sum(c.reached.get("slow", {}).values())
+    res["attack"]["by_class"] = _by_class(floods, c.reached)
+    res["slow"] = _slow_summary(c)
     res["addresses"] = _geography(run)
     res["phases"] = [{"name": n, "start_s": a, "end_s": b} for n, a, b in opts.scenario.phases(d)]
     res["unlabelled_at_origin"] = sum(c.reached.get("unlabelled", {}).values())
     res["errors"] = c.errors
     return res
-
-
-def describe_wave(w: Wave) -> str:
-    return f"{w.kind.value} {w.start:.0%}-{w.end:.0%}"

@@ -110,3 +110,36 @@ def compare_table(cards: Sequence[Mapping[str, Any]]) -> Table:
     t.add_row("origin peak busy", *[f"{c['origin']['peak_utilization']:.0%}" for c in cards])
     t.add_row("origin 5xx", *[str(c["origin"]["errors"]) for c in cards])
     return t
+
+
+def markdown_report(card: Mapping[str, Any], chart_name: str) -> str:
+    """A short Markdown report of one run: the figures per class, the attack, the chart."""
+    a, o, ttm = card["attack"], card["origin"], card["time_to_mitigate_s"]
+    lines = [
+        f"# {card['scenario']} under {card['protection']}",
+        "",
+        f"Seed {card['seed']}, {card['duration_s']:.0f} s, origin capacity "
+        f"{card['origin_capacity_rps']:.0f} requests/s.",
+        "",
+        "| class | sent | success | challenged | throttled | blocked | errors | timeouts "
+        "| p50 ms | p99 ms |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for k, c in card["classes"].items():
+        lines.append(
+            f"| {k} | {c['sent']} | {_pct(c['success_rate'])} | {c['challenged']} "
+            f"| {c['throttled']} | {c['blocked']} | {c['errors']} | {c['timeouts']} "
+            f"| {_ms(c['p50_ms'])} | {_ms(c['p99_ms'])} |"
+        )
+    lines += [
+        "",
+        f"Attack: {a['sent']} requests sent ({_shortfall(card)} not started: generator "
+        f"shortfall), {a['reached_origin']} reached the origin (leak {_pct(a['leak_rate'])}). "
+        f"Time to mitigate: {'never' if ttm is None else f'{ttm:.0f} s'}.",
+        f"Origin: {o['requests']} requests, peak {o['peak_utilization']:.0%} busy, "
+        f"{o['errors']} answered 5xx.",
+        "",
+        f"![requests served per second per class]({chart_name})",
+        "",
+    ]
+    return "\n".join(lines)
