@@ -335,3 +335,26 @@ def wait_for_port(port: int, timeout: float = 10.0) -> None:
         except OSError:
             time.sleep(0.05)
     raise TimeoutError(f"nothing listening on 127.0.0.1:{port}")
+
+
+@dataclass
+class Answer:
+    """One response as a test sees it: status, lower-case headers, body and time taken."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    took: float
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name.lower())
+
+
+def timed_exchange(port: int, raw: bytes, method: str = "GET", timeout: float = 5.0) -> Answer:
+    """Send `raw` on a new connection and read one response, timing the whole exchange."""
+    t0 = time.monotonic()
+    with connect(port) as s:
+        s.sendall(raw)
+        resp, body = read_response(s, method, timeout)
+    headers = {k.decode().lower(): v.decode() for k, v in resp.headers}
+    return Answer(resp.status_code, headers, body, time.monotonic() - t0)

@@ -42,6 +42,7 @@ JSON_FIELDS = {
     "bytes_out",
     "latency_ms",
     "origin_ms",
+    "queued_ms",
     "verdict",
     "reason",
     "rule",

@@ -341,7 +341,8 @@ def test_smuggling_vector_is_refused_by_the_edge(data: bytes, statuses: tuple[in
 
 
 def test_bad_chunk_after_the_head_was_forwarded_never_completes_at_the_origin() -> None:
-    with Edge() as e, connect(e.port) as s:
+    # without admission the head goes on before the body (streamed)
+    with Edge(config={"admission": {"enabled": False}}) as e, connect(e.port) as s:
         s.sendall(H + b"Transfer-Encoding: chunked\r\n\r\n5\r\nhel")
         assert wait_until(lambda: e.origin.connections == 1, 2)  # the head went on already
         s.sendall(b"lo\r\nzz\r\n" + SMUGGLED)
@@ -349,6 +350,19 @@ def test_bad_chunk_after_the_head_was_forwarded_never_completes_at_the_origin() 
         assert resp.status_code == 400
         time.sleep(0.1)
         assert e.origin.seen == []
+
+
+def test_a_buffered_body_with_a_bad_chunk_never_reaches_the_origin_at_all() -> None:
+    # with admission (the default) a small body is taken whole before the origin hears of it
+    with Edge() as e, connect(e.port) as s:
+        s.sendall(H + b"Transfer-Encoding: chunked\r\n\r\n5\r\nhel")
+        time.sleep(0.2)
+        assert e.origin.connections == 0
+        s.sendall(b"lo\r\nzz\r\n" + SMUGGLED)
+        resp, _ = read_response(s)
+        assert resp.status_code == 400
+        time.sleep(0.1)
+        assert e.origin.seen == [] and e.origin.connections == 0
 
 
 def test_chunked_body_with_pipelined_request_is_two_requests_not_one() -> None:
@@ -828,7 +842,11 @@ class RawOrigin:
 
 
 def test_early_origin_response_leaves_the_connection_usable_or_closed() -> None:
-    with RawOrigin() as origin, Edge(origin_url=f"http://127.0.0.1:{origin.port}") as e:
+    no_buffering = {"admission": {"enabled": False}}  # the head must reach the origin first
+    with (
+        RawOrigin() as origin,
+        Edge(origin_url=f"http://127.0.0.1:{origin.port}", config=no_buffering) as e,
+    ):
         with connect(e.port) as s:
             body = b"y" * 200_000
             s.sendall(b"POST /up HTTP/1.1\r\nHost: h\r\nContent-Length: %d\r\n\r\n" % len(body))

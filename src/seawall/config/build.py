@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from seawall.config.schema import Config, RuleSpec
+from seawall.core.admission import AdmissionSettings, FixedLimit, LimitSource
+from seawall.core.cache import CacheSettings
+from seawall.core.concurrency import AdaptiveLimit, LimitSettings
+from seawall.core.errors import ConfigError
 from seawall.core.facts import ClientClass
 from seawall.core.routes import RouteSpec
 from seawall.core.rules import LimitKey, Match, Rule, Ruleset
@@ -77,3 +81,62 @@ def build_ruleset(cfg: Config, now: float) -> Ruleset:
 
 def build_routes(cfg: Config) -> list[RouteSpec]:
     return [RouteSpec(r.name, r.pattern, r.target) for r in cfg.routes]
+
+
+def build_admission(cfg: Config) -> AdmissionSettings | None:
+    """The admission settings, or None when admission is off."""
+    a = cfg.admission
+    if not a.enabled:
+        return None
+    routes = {r.name for r in cfg.routes}
+    unknown = sorted(set(a.route_shares) - routes)
+    if unknown:
+        raise ConfigError(
+            "admission.route_shares", f"names routes that are not configured: {unknown}"
+        )
+    d = a.deadlines
+    return AdmissionSettings(
+        max_queue=a.max_queue,
+        deadlines_s=(d[0], d[1], d[2], d[3]),
+        reserve=a.reserve,
+        target_share=a.target_share,
+        route_shares=tuple(sorted(a.route_shares.items())),
+        stressed_at=a.stressed_at,
+        history_size=a.history_size,
+        good_after_s=a.good_after,
+        good_min_ok=a.good_min_ok,
+    )
+
+
+def build_limit(cfg: Config) -> LimitSource:
+    """A fixed origin concurrency if the operator knows it, else an adaptive one."""
+    a = cfg.admission
+    if a.fixed_limit:
+        return FixedLimit(a.fixed_limit)
+    if not a.min_limit <= a.initial_limit <= a.max_limit:
+        raise ConfigError(
+            "admission.initial_limit", "needs min_limit <= initial_limit <= max_limit"
+        )
+    return AdaptiveLimit(LimitSettings(a.initial_limit, a.min_limit, a.max_limit))
+
+
+def build_cache(cfg: Config) -> tuple[CacheSettings, dict[str, float]] | None:
+    """The micro-cache settings and per-route default TTLs, or None when it is off."""
+    c = cfg.cache
+    if not c.enabled:
+        return None
+    unknown = sorted(set(c.route_ttls) - {r.name for r in cfg.routes})
+    if unknown:
+        raise ConfigError("cache.route_ttls", f"names routes that are not configured: {unknown}")
+    if c.default_ttl > c.max_ttl:
+        raise ConfigError("cache.default_ttl", "must not exceed cache.max_ttl")
+    settings = CacheSettings(
+        max_bytes=c.max_bytes,
+        max_entries=c.max_entries,
+        max_object_bytes=c.max_object_bytes,
+        default_ttl_s=c.default_ttl,
+        max_ttl_s=c.max_ttl,
+        stale_while_revalidate_s=c.stale_while_revalidate,
+        stale_if_error_s=c.stale_if_error,
+    )
+    return settings, dict(c.route_ttls)

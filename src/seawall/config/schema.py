@@ -289,6 +289,74 @@ class Log(_Section):
     )
 
 
+class AdmissionConfig(_Section):
+    enabled: bool = Field(
+        True,
+        description="Queue and shed by client tier in front of the origin; false: forward all.",
+    )
+    initial_limit: int = Field(20, ge=1, description="Origin concurrency to start from.")
+    min_limit: int = Field(2, ge=1, description="The adaptive limit never goes below this.")
+    max_limit: int = Field(1000, ge=1, description="The adaptive limit never goes above this.")
+    fixed_limit: int = Field(
+        0, ge=0, description="A known origin concurrency: no adaptation. 0: adaptive."
+    )
+    max_queue: int = Field(2048, ge=0, description="Most requests waiting for the origin.")
+    deadlines: list[Seconds] = Field(
+        default_factory=lambda: [5.0, 3.0, 2.0, 1.0],
+        min_length=4,
+        max_length=4,
+        description="Seconds a request may wait, by tier: trusted, user, known, unknown.",
+    )
+    reserve: float = Field(
+        0.25, ge=0, lt=1, description="Share of the limit only api_app and gateway clients may use."
+    )
+    target_share: float = Field(
+        0.25, gt=0, le=1, description="Most of the limit one target may hold while stressed."
+    )
+    route_shares: dict[str, float] = Field(
+        default_factory=dict,
+        description="Most of the limit a route may hold while stressed, e.g. {search = 0.2}.",
+    )
+    stressed_at: float = Field(
+        0.8, gt=0, le=1, description="In-flight share of the limit from which bulkheads apply."
+    )
+    good_after: Seconds = Field(
+        30.0, description="An anonymous address seen this long ago, served well, is 'known'."
+    )
+    good_min_ok: int = Field(3, ge=0, description="Successful requests a 'known' address needs.")
+    history_size: int = Field(100_000, ge=1, description="Addresses the history remembers (LRU).")
+
+    @field_validator("route_shares")
+    @classmethod
+    def _shares(cls, shares: dict[str, float]) -> dict[str, float]:
+        bad = sorted(k for k, v in shares.items() if not 0 < v <= 1)
+        if bad:
+            raise ValueError(f"route shares must be within (0, 1]; not so for {bad}")
+        return shares
+
+
+class CacheConfig(_Section):
+    enabled: bool = Field(
+        True, description="Keep anonymous GET/HEAD answers the origin marks cacheable."
+    )
+    max_bytes: int = Field(64 * 1024 * 1024, ge=1024, description="Memory for cached answers.")
+    max_entries: int = Field(100_000, ge=1, description="Most cached answers.")
+    max_object_bytes: int = Field(1024 * 1024, ge=1, description="Largest answer kept.")
+    default_ttl: Seconds = Field(
+        2.0, description="Seconds to keep a 'public' answer that gives no max-age."
+    )
+    max_ttl: Seconds = Field(60.0, description="Never keep an answer longer than this.")
+    stale_while_revalidate: float = Field(
+        5.0, ge=0, description="Seconds a stale answer is served while one request refreshes it."
+    )
+    stale_if_error: float = Field(
+        60.0, ge=0, description="Seconds a stale answer may stand in while the origin fails."
+    )
+    route_ttls: dict[str, Seconds] = Field(
+        default_factory=dict, description="default_ttl per route, e.g. {profile = 5}."
+    )
+
+
 class Config(_Section):
     listeners: list[Listener] = Field(
         default_factory=lambda: [Listener()], description="Where clients connect."
@@ -304,6 +372,10 @@ class Config(_Section):
     routes: list[Route] = Field(default_factory=list, description="Path patterns to routes.")
     classes: Classes = Field(default_factory=Classes, description="Client identity.")
     rules: list[RuleSpec] = Field(default_factory=list, description="Static rules, in order.")
+    admission: AdmissionConfig = Field(
+        default_factory=AdmissionConfig, description="Priority admission to the origin."
+    )
+    cache: CacheConfig = Field(default_factory=CacheConfig, description="The micro-cache.")
     admin: Admin = Field(default_factory=Admin, description="The admin API.")
     log: Log = Field(default_factory=Log, description="Logging.")
 

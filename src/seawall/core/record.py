@@ -21,3 +21,4 @@ class Record(msgspec.Struct, frozen=True, gc=False):
     time: float  # wall-clock epoch seconds at the head
     error: str = ""  # why the exchange failed, when it did
     uri: str = ""  # the request target exactly as received
+    queued: float = 0.0  # seconds waited for admission to the origin

@@ -31,6 +31,7 @@ def json_line(r: Record) -> bytes:
             "bytes_out": r.bytes_out,
             "latency_ms": int(r.latency * 1_000_000 + 0.5) / 1000,
             "origin_ms": int(r.origin_time * 1_000_000 + 0.5) / 1000,
+            "queued_ms": int(r.queued * 1_000_000 + 0.5) / 1000,
             "verdict": r.verdict.action.label,
             "reason": r.verdict.reason,
             "rule": r.verdict.rule_id,

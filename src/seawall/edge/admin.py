@@ -91,6 +91,18 @@ class StatsCollector:
         b, t = _buckets(*s["origin_latency"])
         olat.add_metric([], b, t)
         yield olat
+        wait = HistogramMetricFamily(
+            "seawall_admission_wait_seconds", "Time queued requests waited for the origin."
+        )
+        b, t = _buckets(*s["admission_wait"])
+        wait.add_metric([], b, t)
+        yield wait
+        shed = CounterMetricFamily(
+            "seawall_shed", "Requests shed by admission.", labels=["tier", "reason"]
+        )
+        for (tier, reason), n in sorted(s["shed"].items()):
+            shed.add_metric([tier, reason], n)
+        yield shed
         yield CounterMetricFamily(
             "seawall_connections", "Client connections accepted.", value=s["connections_total"]
         )

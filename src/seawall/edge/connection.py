@@ -15,7 +15,7 @@ from seawall.core.net import (
     parse_address,
 )
 from seawall.edge.dispatch import ClientDispatch
-from seawall.edge.exchange import LAST_CHUNK, Exchange, frame
+from seawall.edge.exchange import BODY_BUFFER, LAST_CHUNK, Exchange, frame
 from seawall.edge.facts import tls_facts, to_origin_form
 from seawall.edge.plumbing import (
     BODY,
@@ -53,7 +53,6 @@ NOT_HTTP = frozenset(
         "SOURCE",
     )
 )
-_BODY_BUFFER = 65_536  # request body bytes held before an upstream is attached
 
 
 class ClientConnection(ClientDispatch):
@@ -120,6 +119,11 @@ class ClientConnection(ClientDispatch):
             ex.status = 499
             ex.error = "client closed the connection"
             self.finish(ex)
+        elif ex is not None:  # the client left mid-answer: free the origin slot, wake followers
+            if ctx.admission is not None:
+                ctx.admission.release(ex)
+            if ctx.cache is not None:
+                ctx.cache.settle(ex)
 
     def check_timeouts(self, now: float) -> None:
         """Called by the worker's sweeper: nginx-style timers without a handle per request."""
@@ -291,8 +295,10 @@ class ClientConnection(ClientDispatch):
             self.upstream.send(frame(body, ex.head.chunked))
             return
         ex.body.append(body)
-        if ex.body_bytes > _BODY_BUFFER:  # held here until an upstream is attached
+        if ex.body_bytes > BODY_BUFFER:  # held here until an upstream is attached
             self.pause_reading(2)
+            if ex.buffering == 1 and ex is self.active:
+                self.forward(ex)  # too big to buffer: stream the rest once admitted
 
     def on_message_complete(self) -> None:
         ex = self.parsing
@@ -304,6 +310,9 @@ class ClientConnection(ClientDispatch):
             self.closing = True  # nothing after this request is read
             self.pause_reading(16)
         self.set_deadline(NONE if self.active is not None else IDLE)
+        if ex.buffering == 1 and ex is self.active:
+            self.forward(ex)  # the whole body is here: now ask for an origin slot
+            return
         up = self.upstream
         if ex is self.active and up is not None and ex.verdict is not None:
             if ex.head.chunked:

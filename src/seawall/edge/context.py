@@ -8,7 +8,13 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from seawall.config.build import build_routes, build_ruleset
+from seawall.config.build import (
+    build_admission,
+    build_cache,
+    build_limit,
+    build_routes,
+    build_ruleset,
+)
 from seawall.config.identity import build_classifier
 from seawall.config.schema import Config
 from seawall.core.classes import Classifier
@@ -16,6 +22,8 @@ from seawall.core.decider import Decider, LimiterFactory
 from seawall.core.net import CidrSet
 from seawall.core.record import Record
 from seawall.core.routes import Router
+from seawall.edge.admission import AdmissionGate
+from seawall.edge.cache import MicroCache
 from seawall.edge.exchange import Exchange
 from seawall.edge.recorder import Recorder
 from seawall.edge.stats import EdgeStats
@@ -87,6 +95,12 @@ class EdgeContext:
         self.tasks: set[asyncio.Task[object]] = set()  # kept so none is collected mid-flight
         self.origins: Origins | None = None
         self.introspector: Introspector | None = None
+        cache = build_cache(cfg)
+        self.cache = None if cache is None else MicroCache(*cache, clock, self.stats)
+        adm = build_admission(cfg)
+        self.admission = (
+            None if adm is None else AdmissionGate(adm, build_limit(cfg), clock, self.stats)
+        )
         self._rid_prefix = f"{os.urandom(4).hex()}{worker:x}-"
         self._rid_counter = 0
 
@@ -109,11 +123,12 @@ class EdgeContext:
                 ex.bytes_out,
                 latency,
                 ex.origin_time,
-                "",
+                ex.cache,
                 ex.rid,
                 ex.wall,
                 ex.error,
                 ex.target.decode("latin-1"),
+                ex.queued_s,
             )
         )
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from seawall.core.errors import ClientError
 from seawall.core.facts import RequestFacts, TlsFacts
 from seawall.core.verdict import Action
-from seawall.edge.exchange import LAST_CHUNK, Exchange, frame
+from seawall.edge.exchange import BODY_BUFFER, LAST_CHUNK, Exchange, frame
 from seawall.edge.facts import build_facts
 from seawall.edge.plumbing import IDLE, ClientPlumbing
 from seawall.edge.request import upstream_head
@@ -64,6 +64,8 @@ class ClientDispatch(ClientPlumbing):
         verdict = ctx.decider.decide(ex.facts, ex.t0)
         ex.verdict = verdict
         if verdict.action is Action.ALLOW or verdict.action is Action.CACHE:
+            if ctx.cache is not None and ctx.cache.lookup(self, ex):
+                return  # answered from the cache, or waiting for the request fetching it
             self.forward(ex)
         else:
             self.refuse(ex)
@@ -81,10 +83,22 @@ class ClientDispatch(ClientPlumbing):
         return build_facts(self.ctx, ex, self.peer, self.peer_prefix, self.tls)
 
     def forward(self, ex: Exchange) -> None:
-        if ex.head.expect_continue and not ex.complete:
-            self.write(CONTINUE_100)
-        assert ex.facts is not None
         ctx = self.ctx
+        if ex.head.expect_continue and not ex.complete and ex.buffering == 0:
+            self.write(CONTINUE_100)
+        if (
+            ctx.admission is not None
+            and ex.buffering == 0
+            and ex.has_body
+            and not ex.complete
+            and ex.body_bytes <= BODY_BUFFER
+        ):
+            # a slow upload must not hold an origin slot: take the body first (up to the
+            # buffer), then ask for admission; connection.py calls forward again
+            ex.buffering = 1
+            return
+        ex.buffering = 2
+        assert ex.facts is not None
         assert ctx.origins is not None
         head = upstream_head(
             ex.method,
@@ -97,7 +111,8 @@ class ClientDispatch(ClientPlumbing):
             ex.rid,
             ctx.origins.default_host,
         )
-        ctx.origins.dispatch(self, ex, head)
+        if ctx.admission is None or ctx.admission.enter(self, ex, head):
+            ctx.origins.dispatch(self, ex, head)
 
     def attach(self, up: UpstreamConnection, ex: Exchange, head: bytes) -> None:
         """An upstream is ours: send the head and whatever body arrived meanwhile."""
@@ -196,4 +211,9 @@ class ClientDispatch(ClientPlumbing):
             self.pump()
 
     def finish(self, ex: Exchange) -> None:
-        self.ctx.record(ex)
+        ctx = self.ctx
+        if ctx.admission is not None:
+            ctx.admission.leave(ex)
+        if ctx.cache is not None:
+            ctx.cache.settle(ex)
+        ctx.record(ex)

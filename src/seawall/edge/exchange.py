@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from seawall.core.admission import Ticket
+from seawall.core.cache import Entry, Freshness
 from seawall.core.facts import RequestFacts
 from seawall.core.verdict import Verdict
 from seawall.edge.request import Head
+
+BODY_BUFFER = 65_536  # request body bytes held before an upstream is attached
 
 
 class Exchange:
@@ -13,7 +17,12 @@ class Exchange:
     __slots__ = (
         "body",
         "body_bytes",
+        "buffering",
         "bytes_out",
+        "cache",
+        "cache_key",
+        "cache_lead",
+        "capture",
         "complete",
         "early",
         "error",
@@ -25,15 +34,18 @@ class Exchange:
         "method",
         "origin_t0",
         "origin_time",
+        "queued_s",
         "raw",
         "resp_chunked",
         "resp_started",
         "resp_until_close",
         "retried",
         "rid",
+        "stale",
         "status",
         "t0",
         "target",
+        "ticket",
         "verdict",
         "waiting",
         "wall",
@@ -75,6 +87,15 @@ class Exchange:
         self.waiting = False  # an identity lookup is under way
         self.lookups = 0  # identity lookups started for this request
         self.looked_up = ""  # the last token looked up
+        self.ticket: Ticket | None = None  # held from admission until the exchange ends
+        self.queued_s = 0.0  # time waited for admission
+        # 0: not yet; 1: the body is being buffered before admission; 2: done (100 sent)
+        self.buffering = 0
+        self.cache = ""  # the micro-cache: hit, stale, miss (this request fetched), "" (not used)
+        self.cache_key: str | None = None
+        self.cache_lead = False  # this request fetches the key for the others
+        self.capture: tuple[int, tuple[tuple[str, str], ...], Freshness, list[bytes]] | None = None
+        self.stale: Entry | None = None  # a stale copy to serve if the origin fails
 
     @property
     def has_body(self) -> bool:

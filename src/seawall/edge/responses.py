@@ -58,3 +58,39 @@ def simple_response(
 
 
 CONTINUE_100 = b"HTTP/1.1 100 Continue\r\n\r\n"
+
+
+BUSY_HTML = (
+    b"<!doctype html><html lang=en><meta charset=utf-8>"
+    b"<meta name=viewport content='width=device-width'><title>Busy: back in a moment</title>"
+    b"<body style='font:16px/1.5 system-ui,sans-serif;max-width:32em;margin:4em auto'>"
+    b"<h1>We're busy right now</h1><p>This page is in high demand. It will load if you try "
+    b"again in a few seconds.</p></body></html>\n"
+)
+BUSY_JSON = b'{"error":"overloaded","message":"the service is busy; retry after the delay given"}\n'
+
+
+def busy_response(
+    retry_after: float, *, wants: str, request_id: str = "", head_only: bool = False
+) -> bytes:
+    """503 for a shed request: a small page for browsers, JSON for API clients, else text."""
+    if wants == "json":
+        ctype, body = "application/json", BUSY_JSON
+    elif wants == "html":
+        ctype, body = "text/html; charset=utf-8", BUSY_HTML
+    else:
+        return simple_response(
+            503,
+            "the service is busy; retry later",
+            retry_after=retry_after,
+            request_id=request_id,
+            head_only=head_only,
+        )
+    head = (
+        f"HTTP/1.1 503 Service Unavailable\r\nServer: seawall\r\nContent-Type: {ctype}\r\n"
+        f"Content-Length: {len(body)}\r\nCache-Control: no-store\r\n"
+        f"Retry-After: {max(1, math.ceil(retry_after))}\r\n"
+    )
+    if request_id:
+        head += f"X-Request-ID: {request_id}\r\n"
+    return head.encode("latin-1") + b"\r\n" + (b"" if head_only else body)

@@ -98,6 +98,10 @@ class EdgeWorker:
             now = ctx.clock.monotonic()
             for conn in list(ctx.connections):
                 conn.check_timeouts(now)
+            if ctx.admission is not None:
+                ctx.admission.tick()
+            if ctx.cache is not None:
+                ctx.cache.tick()
             expired = ctx.decider.expired(now)
             if expired.remove:
                 ctx.decider.apply(expired)

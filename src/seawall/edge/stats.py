@@ -41,6 +41,9 @@ class EdgeStats:
         self.pool_created = 0
         self.pool_reused = 0
         self.gauges: dict[str, float] = {}  # set by owners: pool idle, recorder drops...
+        self.shed: Counter[tuple[str, str]] = Counter()  # (tier, reason)
+        self.admission_wait = Histogram()
+        self.cache: Counter[str] = Counter()  # hit, stale, miss, coalesced, stored, bypass
 
     def observe_latency(self, route: str, seconds: float) -> None:
         h = self.latency.get(route)
@@ -65,6 +68,9 @@ class EdgeStats:
             "pool_created": self.pool_created,
             "pool_reused": self.pool_reused,
             "gauges": dict(self.gauges),
+            "shed": dict(self.shed),
+            "cache": dict(self.cache),
+            "admission_wait": (list(self.admission_wait.counts), self.admission_wait.sum),
         }
 
 
@@ -80,7 +86,7 @@ def merge(snapshots: list[dict[str, Any]]) -> dict[str, Any]:
                         [a + b for a, b in zip(c0, counts, strict=True)],
                         s0 + total,
                     )
-            elif key == "origin_latency":
+            elif key in ("origin_latency", "admission_wait"):
                 c0, s0 = out[key]
                 out[key] = ([a + b for a, b in zip(c0, value[0], strict=True)], s0 + value[1])
             elif isinstance(value, dict):

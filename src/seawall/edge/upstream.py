@@ -154,6 +154,9 @@ class UpstreamConnection(asyncio.Protocol):
             return
         ex.status = status
         client.upstream = None
+        cache = client.ctx.cache
+        if cache is not None and cache.serve_stale(client, ex):
+            return  # the origin failed us: a stale copy answers instead
         client.write(
             simple_response(status, reason, close=True, request_id=ex.rid, head_only=ex.is_head)
         )
@@ -194,6 +197,18 @@ class UpstreamConnection(asyncio.Protocol):
         ex.resp_started = True
         ex.origin_time = self.pool.clock.monotonic() - ex.origin_t0
         self.pool.stats.origin_latency.observe(ex.origin_time)
+        ctx = client.ctx
+        if ctx.admission is not None:
+            # the origin has done its work once it answers: a slow reader must not hold a slot
+            ctx.admission.release(ex)
+        if ctx.cache is not None:
+            if status >= 500 and ex.stale is not None:
+                self.client = self.ex = None  # drop the error: a stale copy answers instead
+                self.close()
+                client.upstream = None
+                ctx.cache.serve_stale(client, ex)
+                return
+            ctx.cache.capture(ex, status, self.headers)
         if status == 101:
             upgrade = b"Connection: upgrade\r\nUpgrade: %s\r\n" % ex.head.upgrade.encode("latin-1")
             client.write(response_head(status, self.reason, self.headers, upgrade, False, ex.rid))
@@ -234,6 +249,8 @@ class UpstreamConnection(asyncio.Protocol):
         if client is None or ex is None or not ex.resp_started:
             return
         ex.bytes_out += len(body)
+        if ex.capture is not None:
+            client.ctx.cache.body(ex, body)  # type: ignore[union-attr]
         client.write(frame(body, ex.resp_chunked))
 
     def on_message_complete(self) -> None:
@@ -242,6 +259,8 @@ class UpstreamConnection(asyncio.Protocol):
             return  # a 101 is followed by the tunnel, not by another message
         if ex.resp_chunked:
             client.write(LAST_CHUNK)
+        if ex.capture is not None:
+            client.ctx.cache.complete(ex)  # type: ignore[union-attr]
         reusable = (
             not ex.resp_until_close and ex.complete and not self.closed and not ex.head.upgrade
         )
@@ -355,6 +374,8 @@ class Origins:
                 return
             status = 504 if kind == "timeout" else 502
             ex.status, ex.error = status, f"origin {pool.host}:{pool.port}: {kind} failed"
+            if client.ctx.cache is not None and client.ctx.cache.serve_stale(client, ex):
+                return  # the origin is down: a stale copy answers instead
             client.write(
                 simple_response(
                     status,

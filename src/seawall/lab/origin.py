@@ -107,9 +107,15 @@ class Admission:
         self._slots.release()
 
 
-def _html(title: str, body: str, status: int = 200) -> web.Response:
+PUBLIC_PAGE = "public, max-age=2"  # what a public page may be cached for, by any cache
+
+
+def _html(title: str, body: str, status: int = 200, cache: str = "") -> web.Response:
     page = f"<!doctype html><meta charset=utf-8><title>{escape(title)}</title>{body}\n"
-    return web.Response(text=page, status=status, content_type="text/html")
+    resp = web.Response(text=page, status=status, content_type="text/html")
+    if cache:
+        resp.headers["Cache-Control"] = cache
+    return resp
 
 
 def _posts_html(rows: Sequence[data.Row]) -> str:
@@ -198,21 +204,22 @@ class _Origin:
             return _html("not found", f"<p>no user @{escape(name)}</p>", 404)
         (_, uname, bio), n_posts, n_fans, rows = found
         head = f"<h1>@{uname}</h1><p>{escape(str(bio))}</p><p>{n_posts} posts, {n_fans} followers"
-        return _html(f"@{uname}", f"{head}</p>{_posts_html(rows)}")
+        return _html(f"@{uname}", f"{head}</p>{_posts_html(rows)}", cache=PUBLIC_PAGE)
 
     async def post(self, request: web.Request) -> web.Response:
         name, post_id = request.match_info["name"], int(request.match_info["id"])
         row = await self.db("post", data.post, name, post_id)
         if row is None:
             return _html("not found", "<p>no such post</p>", 404)
-        return _html(f"@{row[1]} #{row[0]}", _posts_html([row]))
+        return _html(f"@{row[1]} #{row[0]}", _posts_html([row]), cache=PUBLIC_PAGE)
 
     async def search(self, request: web.Request) -> web.Response:
         q = request.query.get("q", "").strip()
         if not q or len(q) > 100:
             return _html("search", "<p>q: 1 to 100 characters</p>", 400)
         rows = await self.db("search", data.search, q)
-        return _html(f"search: {q}", f"<h1>{escape(q)}</h1>{_posts_html(rows)}")
+        page = f"<h1>{escape(q)}</h1>{_posts_html(rows)}"
+        return _html(f"search: {q}", page, cache=PUBLIC_PAGE)
 
     async def login(self, request: web.Request) -> web.Response:
         form = await request.post()
