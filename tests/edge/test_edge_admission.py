@@ -484,6 +484,14 @@ def test_metrics_show_shedding_waiting_and_the_limit() -> None:
         w = threading.Thread(target=lambda: waiter.append(ask(e.port, request("/w"))))
         w.start()
         assert wait_until(lambda: queued(e) == (1, 1))
+
+        def hot() -> set[str]:
+            m = _metrics(e.admin_port)
+            return {
+                dict(labels)["target"] for name, labels in m if name == "seawall_bulkhead_inflight"
+            }
+
+        assert wait_until(lambda: hot() == {"/hold/0", "/hold/1", "/hold/2"})
         full = ask(e.port, request("/full"))
         assert full.status == 503
         w.join(5)
@@ -502,6 +510,9 @@ def test_metrics_show_shedding_waiting_and_the_limit() -> None:
         assert m[("seawall_admission_limit", ())] == 3
         assert m[("seawall_admission_inflight", ())] == 0
         assert m[("seawall_admission_queued", ())] == 0
+        assert m[("seawall_cache_total", (("result", "miss"),))] >= 1  # every GET asked the cache
+        p90 = [v for (name, _), v in m.items() if name == "seawall_origin_latency_p90_seconds"]
+        assert len(p90) == 1 and p90[0] >= 0.3  # the held requests took 0.6 s at the origin
 
 
 # ---- 8. admission off ------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import pytest
 from seawall.config.load import validate
 from seawall.config.schema import Origin
 from seawall.edge.stats import EdgeStats
-from seawall.edge.upstream import OriginPool, Origins, UpstreamConnection
+from seawall.edge.upstream import OriginHealth, OriginPool, Origins, UpstreamConnection
 from seawall.runtime.clock import ManualClock
 
 from harness import Edge, OriginThread, free_port, header, roundtrip
@@ -262,3 +262,51 @@ def test_a_dead_origin_fails_one_request_then_is_skipped() -> None:
         failures, down_until, errors = e.call(state)
         assert failures == 1 and errors == 1
         assert down_until > 0
+
+
+def test_origin_health_keeps_an_ewma_a_p90_and_failures() -> None:
+    h = OriginHealth()
+    assert h.p90() == 0.0
+    for ms in range(1, 11):
+        h.observe(ms / 1000, error=ms == 10)
+    assert h.p90() == 0.010  # nearest rank over the last samples
+    assert 0.002 < h.ewma < 0.006  # follows the samples, smoothed
+    assert h.errors == 1
+    for _ in range(300):
+        h.observe(0.001, error=False)
+    assert len(h.recent) == OriginHealth.WINDOW and h.p90() == 0.001  # a bounded window
+    h.failed("connect")
+    h.failed("connect")
+    assert h.failures == {"connect": 2}
+
+
+def test_each_origin_reports_what_it_holds_and_how_fast_it_answers() -> None:
+    dead = free_port()
+
+    def configure(first_port: int) -> dict[str, Any]:
+        return {
+            "origins": [
+                {"url": f"http://127.0.0.1:{first_port}"},
+                {"url": f"http://127.0.0.1:{dead}"},
+            ]
+        }
+
+    with Edge(configure=configure) as e:
+        for i in range(4):
+            _get(e.port, f"/h{i}")
+
+        def health() -> list[tuple[int, float, float, int, int]]:
+            return [
+                (
+                    p.inflight,
+                    p.health.ewma,
+                    p.health.p90(),
+                    p.health.errors,
+                    sum(p.health.failures.values()),
+                )
+                for p in e.worker.ctx.origins.pools  # type: ignore[union-attr]
+            ]
+
+        live, down = e.call(health)
+        assert live[0] == 0 and live[1] > 0 and live[2] >= live[1] * 0.5 and live[3:] == (0, 0)
+        assert down[0] == 0 and down[4] >= 1  # the dead origin failed to connect

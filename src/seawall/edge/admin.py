@@ -103,6 +103,38 @@ class StatsCollector:
         for (tier, reason), n in sorted(s["shed"].items()):
             shed.add_metric([tier, reason], n)
         yield shed
+        cache = CounterMetricFamily(
+            "seawall_cache",
+            "Micro-cache results (hit, stale, miss, coalesced...).",
+            labels=["result"],
+        )
+        for result, n in sorted(s["cache"].items()):
+            cache.add_metric([result], n)
+        yield cache
+        by = ["origin"]
+        per_origin: list[GaugeMetricFamily | CounterMetricFamily] = [
+            GaugeMetricFamily("seawall_origin_inflight", "Requests at the origin.", labels=by),
+            GaugeMetricFamily(
+                "seawall_origin_latency_ewma_seconds", "Time to head, EWMA.", labels=by
+            ),
+            GaugeMetricFamily(
+                "seawall_origin_latency_p90_seconds", "Time to head, p90.", labels=by
+            ),
+            CounterMetricFamily("seawall_origin_5xx", "Origin 5xx answers.", labels=by),
+            CounterMetricFamily("seawall_origin_failures", "Failed exchanges.", labels=by),
+        ]
+        for name, values in sorted(s["origins"].items()):
+            for family, value in zip(per_origin, values, strict=True):
+                family.add_metric([name], value)
+        yield from per_origin
+        hot = GaugeMetricFamily(
+            "seawall_bulkhead_inflight",
+            "Origin slots held by the hottest targets.",
+            labels=["target"],
+        )
+        for target, n in s["hot_targets"]:
+            hot.add_metric([target], n)
+        yield hot
         yield CounterMetricFamily(
             "seawall_connections", "Client connections accepted.", value=s["connections_total"]
         )

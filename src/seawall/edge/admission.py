@@ -26,6 +26,7 @@ from seawall.core.admission import (
 from seawall.core.concurrency import AdaptiveLimit
 from seawall.core.facts import ClientClass
 from seawall.edge.responses import busy_response
+from seawall.edge.stats import HOT_TARGETS
 
 if TYPE_CHECKING:
     from seawall.edge.dispatch import ClientDispatch
@@ -110,6 +111,7 @@ class AdmissionGate:
         g["admission_limit"] = self.limit.limit
         g["admission_inflight"] = self.core.inflight
         g["admission_queued"] = self.core.queued
+        self.stats.hot_targets = self.core.hottest(HOT_TARGETS)
 
     def _carry_out(self, admitted: list[Ticket], shed: list[Ticket]) -> None:
         for t in shed:

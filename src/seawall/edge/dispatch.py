@@ -111,7 +111,8 @@ class ClientDispatch(ClientPlumbing):
             ex.rid,
             ctx.origins.default_host,
         )
-        if ctx.admission is None or ctx.admission.enter(self, ex, head):
+        # a retry on a fresh connection keeps the slot it was admitted with
+        if ctx.admission is None or ex.ticket is not None or ctx.admission.enter(self, ex, head):
             ctx.origins.dispatch(self, ex, head)
 
     def attach(self, up: UpstreamConnection, ex: Exchange, head: bytes) -> None:

@@ -110,6 +110,16 @@ class EdgeWorker:
             ctx.stats.gauges["ruleset_version"] = ctx.decider.ruleset.version
             if ctx.origins is not None:
                 ctx.stats.gauges["pool_idle"] = sum(len(p.idle) for p in ctx.origins.pools)
+                ctx.stats.origins = {
+                    p.name: (
+                        p.inflight,
+                        p.health.ewma,
+                        p.health.p90(),
+                        p.health.errors,
+                        sum(p.health.failures.values()),
+                    )
+                    for p in ctx.origins.pools
+                }
 
     def reopen_logs(self) -> None:
         """SIGHUP: reopen the access log after rotation."""

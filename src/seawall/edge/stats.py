@@ -9,6 +9,7 @@ from typing import Any
 from seawall.core.facts import ClientClass
 from seawall.core.verdict import Action
 
+HOT_TARGETS = 5  # targets shown in the bulkhead gauge
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
@@ -44,6 +45,9 @@ class EdgeStats:
         self.shed: Counter[tuple[str, str]] = Counter()  # (tier, reason)
         self.admission_wait = Histogram()
         self.cache: Counter[str] = Counter()  # hit, stale, miss, coalesced, stored, bypass
+        self.hot_targets: list[tuple[str, int]] = []  # set by admission: top targets in flight
+        # per origin: (in flight, latency EWMA s, latency p90 s, 5xx answers, failures)
+        self.origins: dict[str, tuple[int, float, float, int, int]] = {}
 
     def observe_latency(self, route: str, seconds: float) -> None:
         h = self.latency.get(route)
@@ -70,6 +74,8 @@ class EdgeStats:
             "gauges": dict(self.gauges),
             "shed": dict(self.shed),
             "cache": dict(self.cache),
+            "hot_targets": list(self.hot_targets),
+            "origins": dict(self.origins),
             "admission_wait": (list(self.admission_wait.counts), self.admission_wait.sum),
         }
 
@@ -89,6 +95,22 @@ def merge(snapshots: list[dict[str, Any]]) -> dict[str, Any]:
             elif key in ("origin_latency", "admission_wait"):
                 c0, s0 = out[key]
                 out[key] = ([a + b for a, b in zip(c0, value[0], strict=True)], s0 + value[1])
+            elif key == "origins":
+                for name, (inflight, ewma, p90, errors, failures) in value.items():
+                    i0, e0, p0, r0, f0 = out[key].get(name, (0, 0.0, 0.0, 0, 0))
+                    # counts add up across workers; latencies: the worst worker's view
+                    out[key][name] = (
+                        i0 + inflight,
+                        max(e0, ewma),
+                        max(p0, p90),
+                        r0 + errors,
+                        f0 + failures,
+                    )
+            elif key == "hot_targets":
+                merged = dict(out[key])
+                for target, n in value:
+                    merged[target] = merged.get(target, 0) + n
+                out[key] = sorted(merged.items(), key=lambda kv: -kv[1])[:HOT_TARGETS]
             elif isinstance(value, dict):
                 for k, v in value.items():
                     out[key][k] = out[key].get(k, 0) + v

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import socket
+from collections import Counter, deque
 from typing import TYPE_CHECKING, cast
 from urllib.parse import urlsplit
 
@@ -64,7 +65,7 @@ class UpstreamConnection(asyncio.Protocol):
         elif self.reused and not self.got_bytes and not ex.retried and not ex.has_body:
             # a pooled connection the origin had already closed: try once on a fresh one
             ex.retried = True
-            self.client = self.ex = None
+            self.unbind()
             client.upstream = None
             client.forward(ex)
         else:
@@ -122,11 +123,18 @@ class UpstreamConnection(asyncio.Protocol):
             self.transport.resume_reading()
 
     def bind(self, client: ClientDispatch, ex: Exchange) -> None:
+        if self.ex is None:
+            self.pool.inflight += 1
         self.client, self.ex = client, ex
         self.headers, self.reason, self.got_bytes = [], b"", False
 
-    def detach_and_close(self) -> None:
+    def unbind(self) -> None:
+        if self.ex is not None:
+            self.pool.inflight -= 1
         self.client = self.ex = None
+
+    def detach_and_close(self) -> None:
+        self.unbind()
         self.close()
 
     def close(self) -> None:
@@ -142,6 +150,7 @@ class UpstreamConnection(asyncio.Protocol):
         """The exchange cannot complete: tell the client if it can still be told."""
         client, ex = self.client, self.ex
         self.pool.stats.origin_errors[kind] += 1
+        self.pool.health.failed(kind)
         self.detach_and_close()
         if client is None or ex is None:
             return
@@ -197,13 +206,14 @@ class UpstreamConnection(asyncio.Protocol):
         ex.resp_started = True
         ex.origin_time = self.pool.clock.monotonic() - ex.origin_t0
         self.pool.stats.origin_latency.observe(ex.origin_time)
+        self.pool.health.observe(ex.origin_time, status >= 500)
         ctx = client.ctx
         if ctx.admission is not None:
             # the origin has done its work once it answers: a slow reader must not hold a slot
             ctx.admission.release(ex)
         if ctx.cache is not None:
             if status >= 500 and ex.stale is not None:
-                self.client = self.ex = None  # drop the error: a stale copy answers instead
+                self.unbind()  # drop the error: a stale copy answers instead
                 self.close()
                 client.upstream = None
                 ctx.cache.serve_stale(client, ex)
@@ -264,12 +274,39 @@ class UpstreamConnection(asyncio.Protocol):
         reusable = (
             not ex.resp_until_close and ex.complete and not self.closed and not ex.head.upgrade
         )
-        self.client = self.ex = None
+        self.unbind()
         if reusable and self.parser.should_keep_alive():
             self.pool.give_back(self)
         else:
             self.close()
         client.done(ex, ex.head.close)
+
+
+class OriginHealth:
+    """Latency (EWMA and the p90 of the last samples) and failures of one origin."""
+
+    WINDOW = 256
+    ALPHA = 0.1
+
+    def __init__(self) -> None:
+        self.ewma = 0.0
+        self.recent: deque[float] = deque(maxlen=self.WINDOW)
+        self.errors = 0  # 5xx answers
+        self.failures: Counter[str] = Counter()  # connect, timeout, reset, protocol
+
+    def observe(self, seconds: float, error: bool) -> None:
+        self.ewma = seconds if not self.recent else self.ewma + self.ALPHA * (seconds - self.ewma)
+        self.recent.append(seconds)
+        self.errors += error
+
+    def failed(self, kind: str) -> None:
+        self.failures[kind] += 1
+
+    def p90(self) -> float:
+        if not self.recent:
+            return 0.0
+        ordered = sorted(self.recent)
+        return ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))]
 
 
 class OriginPool:
@@ -287,6 +324,9 @@ class OriginPool:
         self.idle: list[UpstreamConnection] = []
         self.failures = 0
         self.down_until = 0.0
+        self.name = f"{self.host}:{self.port}"
+        self.health = OriginHealth()
+        self.inflight = 0  # exchanges bound to this origin's connections now
 
     def take(self) -> UpstreamConnection | None:
         while self.idle:
@@ -367,6 +407,7 @@ class Origins:
             up = await pool.connect()
         except (OSError, TimeoutError) as exc:
             pool.failures += 1
+            pool.health.failed("timeout" if isinstance(exc, TimeoutError) else "connect")
             pool.down_until = self.clock.monotonic() + min(10.0, 0.25 * 2**pool.failures)
             kind = "timeout" if isinstance(exc, TimeoutError) else "connect"
             self.stats.origin_errors[kind] += 1
