@@ -702,6 +702,8 @@ def test_connections_over_the_total_cap_are_refused() -> None:
             for s in socks:
                 s.sendall(GET)
                 assert read_response(s)[0].status_code == 200
+                s.sendall(b"GET /busy HTTP/1.1\r\n")  # mid-head: not idle, not reclaimable
+            time.sleep(0.1)
             reply = exchange(e.port, GET, wait=2, source="127.0.0.9")
             assert reply.closed and reply.data == b""
             assert e.call(lambda: e.worker.ctx.stats.connections_refused["total"]) == 1
@@ -710,6 +712,29 @@ def test_connections_over_the_total_cap_are_refused() -> None:
                 s.close()
         assert wait_until(lambda: open_connections(e) == 0, 3)
         assert roundtrip(e.port, GET)[0].status_code == 200
+
+
+def test_at_the_cap_an_idle_keep_alive_connection_makes_room_for_a_new_client() -> None:
+    with Edge(config={"limits": {"max_connections": 3}}) as e:
+        socks = [connect(e.port, f"127.0.0.{i + 1}") for i in range(3)]
+        try:
+            for s in socks:
+                s.sendall(GET)
+                assert read_response(s)[0].status_code == 200  # then idle, kept alive
+            assert roundtrip(e.port, GET)[0].status_code == 200  # a fourth client is served
+            refused = e.call(lambda: dict(e.worker.ctx.stats.connections_refused))
+            assert refused == {"reclaimed_idle": 1}
+            closed = 0
+            for s in socks:
+                s.settimeout(1)
+                try:
+                    closed += s.recv(1) == b""
+                except (TimeoutError, ConnectionResetError):
+                    pass
+            assert closed == 1  # exactly one idle connection was let go
+        finally:
+            for s in socks:
+                s.close()
 
 
 # ---- timeouts ----------------------------------------------------------------------------------

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("seawall.edge")
 
 _MAX_PENDING = 8  # pipelined requests parsed ahead of the one in flight
+RECLAIM_SCAN = 256  # idle connections looked at when the connection cap is reached
 # RTSP and ICE methods llhttp knows; never HTTP, so never forwarded
 NOT_HTTP = frozenset(
     m.encode()
@@ -86,7 +87,8 @@ class ClientConnection(ClientDispatch):
         self.transport = transport
         ctx = self.ctx
         ctx.stats.connections_total += 1
-        if len(ctx.connections) >= self.s.max_connections or ctx.draining:
+        full = len(ctx.connections) >= self.s.max_connections
+        if ctx.draining or (full and not self._reclaim_idle()):
             ctx.stats.connections_refused["total"] += 1
             transport.abort()
             self.closed = True
@@ -99,6 +101,22 @@ class ClientConnection(ClientDispatch):
         self.set_deadline(HEAD)  # like client_header_timeout: silence is not an idle keep-alive
         if self.proxy_buf is None:
             self._set_peer(addr or UNKNOWN)
+
+    def _reclaim_idle(self) -> bool:
+        """At the connection cap, close the idle keep-alive connection nearest its timeout
+        (as nginx reuses its idle connections) rather than refuse a new client."""
+        victim: ClientConnection | None = None
+        for i, conn in enumerate(self.ctx.connections):
+            if i >= RECLAIM_SCAN:
+                break
+            idle = conn.kind == IDLE and conn.active is None and conn.parsing is None
+            if idle and (victim is None or conn.deadline < victim.deadline):
+                victim = conn
+        if victim is None:
+            return False
+        self.ctx.stats.connections_refused["reclaimed_idle"] += 1
+        victim.close()
+        return True
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
