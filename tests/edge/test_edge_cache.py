@@ -645,3 +645,17 @@ def test_the_record_names_how_the_cache_answered() -> None:
         "r-post": ("", 200),
         "r-stale": ("stale", 200),
     }
+
+
+def test_an_uncacheable_page_is_passed_straight_through_after_its_first_answer() -> None:
+    page = Page(cache_control=None, delay=0.3)
+    with Edge(config=NO_ADMISSION, handler=page) as e:
+        assert ask(e.port).status == 200  # the first answer says: not cacheable
+        t0 = time.monotonic()
+        answers = at_once([lambda: ask(e.port) for _ in range(8)])
+        took = time.monotonic() - t0
+        assert [a.status for a in answers] == [200] * 8
+        assert page.count() == 9  # every request reached the origin
+        assert took < 0.3 * 2.5  # together, not one behind another's answer
+        stats = cache_stats(e)
+        assert stats.get("pass") == 8 and stats.get("coalesced", 0) == 0

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections import OrderedDict
 from typing import TYPE_CHECKING
 
 from seawall.core.cache import (
@@ -38,6 +39,8 @@ if TYPE_CHECKING:
     from seawall.runtime.clock import Clock
 
 Waiter = tuple["ClientDispatch", "Exchange"]
+PASS_S = 10.0  # how long an uncacheable answer exempts its key from the cache
+MAX_PASSES = 10_000
 LOCK_TIMEOUT_S = 3.0  # as nginx's proxy_cache_lock_timeout: then fetch uncoalesced
 _OWN = frozenset({"age", "x-cache"})  # stated afresh on every answer, never the stored copy's
 
@@ -59,17 +62,25 @@ class MicroCache:
         self.clock = clock
         self.stats = stats
         self.leaders: dict[str, tuple[float, Exchange]] = {}  # key -> (since, leading exchange)
+        # hit-for-pass: keys the origin last answered uncacheable skip the cache for a while
+        self.passes: OrderedDict[str, float] = OrderedDict()
 
     def lookup(self, client: ClientDispatch, ex: Exchange) -> bool:
         """True when the cache answered or parked the request; False: forward it."""
         f = ex.facts
         assert f is not None
-        headers = list(ex.head.headers.items())
-        method = ex.method.decode("latin-1")
-        if f.klass is not ClientClass.ANONYMOUS or not request_cacheable(method, headers):
+        if f.klass is not ClientClass.ANONYMOUS or ex.method not in (b"GET", b"HEAD"):
             return False
         key = primary_key(f.host, ex.target.decode("latin-1"))
-        state, entry = self.store.lookup(key, headers, self.clock.monotonic())
+        now = self.clock.monotonic()
+        until = self.passes.get(key)
+        if until is not None and until > now:
+            self.stats.cache["pass"] += 1  # cheap: no header work for a page never cached
+            return False
+        headers = list(ex.head.headers.items())
+        if not request_cacheable(ex.method.decode("latin-1"), headers):
+            return False
+        state, entry = self.store.lookup(key, headers, now)
         if state is Lookup.FRESH and entry is not None:
             self.serve(client, ex, entry, "hit")
             return True
@@ -133,7 +144,16 @@ class MicroCache:
         if fresh is not None:
             ex.capture = (status, tuple(headers), fresh, [])
         else:
+            self._pass(ex)
             self.settle(ex)  # nothing to share: the followers need not wait for the body
+
+    def _pass(self, ex: Exchange) -> None:
+        """Remember that the origin answered this key uncacheable: skip it for PASS_S."""
+        assert ex.cache_key is not None
+        self.passes[ex.cache_key] = self.clock.monotonic() + PASS_S
+        self.passes.move_to_end(ex.cache_key)
+        while len(self.passes) > MAX_PASSES:
+            self.passes.popitem(last=False)
 
     def body(self, ex: Exchange, chunk: bytes) -> None:
         cap = ex.capture
