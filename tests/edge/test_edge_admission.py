@@ -19,7 +19,6 @@ from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, cast
 
 import jwt
-import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from harness import Answer, Edge, Seen, connect, default_handler, read_response, timed_exchange
@@ -390,11 +389,6 @@ def test_clients_that_leave_while_queued_or_served_leak_no_slot() -> None:
         assert shed_counts(e) == {}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="connection.py pauses reading after a 'Connection: close' request, so the edge "
-    "never sees the client's FIN while the request is queued; it is forwarded when admitted",
-)
 def test_a_connection_close_client_that_leaves_while_queued_is_not_forwarded() -> None:
     origin = SlowOrigin({"/hold": 0.6})
     config = {"admission": {"fixed_limit": 1, "reserve": 0.0, "deadlines": [5, 5, 5, 5]}}

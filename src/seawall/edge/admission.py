@@ -11,6 +11,7 @@ counts as a drop. `tick` (from the sweeper) sheds what waited past its deadline.
 from __future__ import annotations
 
 import itertools
+import socket
 from typing import TYPE_CHECKING
 
 from seawall.core.admission import (
@@ -35,7 +36,21 @@ if TYPE_CHECKING:
     from seawall.runtime.clock import Clock
 
 DROP_STATUSES = frozenset({502, 503, 504})
+TCP_ESTABLISHED = 1  # the first byte of Linux's struct tcp_info
 RETRY_AFTER_S = (1.0, 2.0, 5.0, 10.0)  # by tier: the less trusted, the longer to wait
+
+
+def _peer_gone(client: ClientDispatch) -> bool:
+    """Whether the kernel says the peer closed (FIN or RST) a connection we are not reading."""
+    if client.transport is None or not hasattr(socket, "TCP_INFO"):
+        return False
+    sock = client.transport.get_extra_info("socket")
+    if sock is None:
+        return False
+    try:
+        return bool(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 1)[0] != TCP_ESTABLISHED)
+    except OSError:
+        return True
 
 
 def wants(ex: Exchange) -> str:
@@ -102,8 +117,9 @@ class AdmissionGate:
         self._carry_out(*self.core.release(t, now))
 
     def tick(self) -> None:
-        """Shed what waited too long; admit what a grown limit now lets through."""
+        """Shed what waited too long; forget who left; admit what a grown limit lets through."""
         now = self.clock.monotonic()
+        self._forget_departed()
         for t in self.core.expire(now):
             self._shed_waiting(t, ShedReason.DEADLINE)
         self._carry_out(*self.core.drain(now))
@@ -112,6 +128,17 @@ class AdmissionGate:
         g["admission_inflight"] = self.core.inflight
         g["admission_queued"] = self.core.queued
         self.stats.hot_targets = self.core.hottest(HOT_TARGETS)
+
+    def _forget_departed(self) -> None:
+        """A queued client that hung up is forgotten, even where reading was paused after a
+        `Connection: close` request (a paused transport does not see the FIN itself)."""
+        for tid, (client, ex, _) in list(self.waiting.items()):
+            if client.closed or _peer_gone(client):
+                del self.waiting[tid]
+                t, ex.ticket = ex.ticket, None
+                if t is not None:
+                    self.core.cancel(t)
+                client.abort()
 
     def _carry_out(self, admitted: list[Ticket], shed: list[Ticket]) -> None:
         for t in shed:
