@@ -115,3 +115,31 @@ def test_connections_per_address_are_capped() -> None:
     assert [t.aborted for t in transports].count(True) == 1 and transports[-1].aborted
     assert ctx.stats.connections_refused["per_address"] == 1
     assert ctx.per_address[addr.value] == p.s.max_connections_per_address
+
+
+class _SocketOnly:
+    """What peer_closed reads of a transport: the socket under it."""
+
+    def __init__(self, sock: object) -> None:
+        self.sock = sock
+
+    def get_extra_info(self, name: str) -> object:
+        return self.sock if name == "socket" else None
+
+
+def test_peer_closed_reads_the_kernels_tcp_state() -> None:
+    import socket
+    import time
+
+    from seawall.edge.plumbing import peer_closed
+
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        client = socket.create_connection(listener.getsockname())
+        ours, _ = listener.accept()
+        with ours:
+            transport = _SocketOnly(ours)
+            assert peer_closed(transport) is False  # type: ignore[arg-type]
+            client.close()  # a FIN we never read
+            time.sleep(0.05)
+            assert peer_closed(transport) is True  # type: ignore[arg-type]
+    assert peer_closed(_SocketOnly(None)) is None  # type: ignore[arg-type]

@@ -11,7 +11,7 @@ import pytest
 
 from seawall.core.facts import ClientClass
 from seawall.core.verdict import Action
-from seawall.edge.stats import LATENCY_BUCKETS, EdgeStats, Histogram, merge
+from seawall.edge.stats import LATENCY_BUCKETS, EdgeStats, Histogram, OriginHealth, merge
 
 OVERFLOW = len(LATENCY_BUCKETS)
 
@@ -165,3 +165,19 @@ def test_merge_equals_one_worker_seeing_everything() -> None:
         assert merged["latency"][route][0] == counts
         assert merged["latency"][route][1] == pytest.approx(total_s)
     assert merged["origin_latency"][0] == expected["origin_latency"][0]
+
+
+def test_origin_health_keeps_an_ewma_a_p90_and_failures() -> None:
+    h = OriginHealth()
+    assert h.p90() == 0.0
+    for ms in range(1, 11):
+        h.observe(ms / 1000, error=ms == 10)
+    assert h.p90() == 0.010  # nearest rank over the last samples
+    assert 0.002 < h.ewma < 0.006  # follows the samples, smoothed
+    assert h.errors == 1
+    for _ in range(300):
+        h.observe(0.001, error=False)
+    assert len(h.recent) == OriginHealth.WINDOW and h.p90() == 0.001  # a bounded window
+    h.failed("connect")
+    h.failed("connect")
+    assert h.failures == {"connect": 2}

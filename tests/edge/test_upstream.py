@@ -10,7 +10,7 @@ import pytest
 from seawall.config.load import validate
 from seawall.config.schema import Origin
 from seawall.edge.stats import EdgeStats
-from seawall.edge.upstream import OriginHealth, OriginPool, Origins, UpstreamConnection
+from seawall.edge.upstream import OriginPool, Origins, UpstreamConnection
 from seawall.runtime.clock import ManualClock
 
 from harness import Edge, OriginThread, free_port, header, roundtrip
@@ -262,22 +262,6 @@ def test_a_dead_origin_fails_one_request_then_is_skipped() -> None:
         failures, down_until, errors = e.call(state)
         assert failures == 1 and errors == 1
         assert down_until > 0
-
-
-def test_origin_health_keeps_an_ewma_a_p90_and_failures() -> None:
-    h = OriginHealth()
-    assert h.p90() == 0.0
-    for ms in range(1, 11):
-        h.observe(ms / 1000, error=ms == 10)
-    assert h.p90() == 0.010  # nearest rank over the last samples
-    assert 0.002 < h.ewma < 0.006  # follows the samples, smoothed
-    assert h.errors == 1
-    for _ in range(300):
-        h.observe(0.001, error=False)
-    assert len(h.recent) == OriginHealth.WINDOW and h.p90() == 0.001  # a bounded window
-    h.failed("connect")
-    h.failed("connect")
-    assert h.failures == {"connect": 2}
 
 
 def test_each_origin_reports_what_it_holds_and_how_fast_it_answers() -> None:

@@ -11,7 +11,6 @@ counts as a drop. `tick` (from the sweeper) sheds what waited past its deadline.
 from __future__ import annotations
 
 import itertools
-import socket
 from typing import TYPE_CHECKING
 
 from seawall.core.admission import (
@@ -26,6 +25,7 @@ from seawall.core.admission import (
 )
 from seawall.core.concurrency import AdaptiveLimit
 from seawall.core.facts import ClientClass
+from seawall.edge.plumbing import peer_closed
 from seawall.edge.responses import busy_response
 from seawall.edge.stats import HOT_TARGETS
 
@@ -36,21 +36,7 @@ if TYPE_CHECKING:
     from seawall.runtime.clock import Clock
 
 DROP_STATUSES = frozenset({502, 503, 504})
-TCP_ESTABLISHED = 1  # the first byte of Linux's struct tcp_info
 RETRY_AFTER_S = (1.0, 2.0, 5.0, 10.0)  # by tier: the less trusted, the longer to wait
-
-
-def _peer_gone(client: ClientDispatch) -> bool:
-    """Whether the kernel says the peer closed (FIN or RST) a connection we are not reading."""
-    if client.transport is None or not hasattr(socket, "TCP_INFO"):
-        return False
-    sock = client.transport.get_extra_info("socket")
-    if sock is None:
-        return False
-    try:
-        return bool(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 1)[0] != TCP_ESTABLISHED)
-    except OSError:
-        return True
 
 
 def wants(ex: Exchange) -> str:
@@ -133,7 +119,8 @@ class AdmissionGate:
         """A queued client that hung up is forgotten, even where reading was paused after a
         `Connection: close` request (a paused transport does not see the FIN itself)."""
         for tid, (client, ex, _) in list(self.waiting.items()):
-            if client.closed or _peer_gone(client):
+            gone = client.transport is not None and peer_closed(client.transport) is True
+            if client.closed or gone:
                 del self.waiting[tid]
                 t, ex.ticket = ex.ticket, None
                 if t is not None:

@@ -21,15 +21,14 @@ from typing import TYPE_CHECKING
 from seawall.core.cache import (
     CacheSettings,
     Entry,
-    Join,
     Lookup,
     ResponseCache,
-    SingleFlight,
     primary_key,
     request_cacheable,
     response_freshness,
 )
 from seawall.core.facts import ClientClass
+from seawall.core.flight import Join, SingleFlight
 from seawall.edge.request import response_head
 
 if TYPE_CHECKING:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from typing import TYPE_CHECKING
 
 from seawall.core.errors import ClientError
@@ -22,6 +23,21 @@ UNKNOWN = Address("0.0.0.0", 0, False)
 # client-side deadline kinds
 IDLE, HEAD, BODY, SEND, NONE = range(5)
 BODY_GRACE = 5.0  # seconds before the minimum body rate applies
+
+
+TCP_ESTABLISHED = 1  # tcpi_state, the first byte of Linux's struct tcp_info
+
+
+def peer_closed(transport: asyncio.BaseTransport) -> bool | None:
+    """Whether the peer sent FIN or RST, from the kernel's TCP state: a transport that is
+    not reading (paused, or its buffer full) sees neither. None where the state is unknown."""
+    sock = transport.get_extra_info("socket")
+    if sock is None or not hasattr(socket, "TCP_INFO"):
+        return None
+    try:
+        return bool(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 1)[0] != TCP_ESTABLISHED)
+    except OSError:
+        return True
 
 
 class ClientPlumbing(asyncio.Protocol):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import bisect
-from collections import Counter
+from collections import Counter, deque
 from typing import Any
 
 from seawall.core.facts import ClientClass
@@ -117,3 +117,30 @@ def merge(snapshots: list[dict[str, Any]]) -> dict[str, Any]:
             else:
                 out[key] += value
     return out
+
+
+class OriginHealth:
+    """Latency (EWMA and the p90 of the last samples) and failures of one origin."""
+
+    WINDOW = 256
+    ALPHA = 0.1
+
+    def __init__(self) -> None:
+        self.ewma = 0.0
+        self.recent: deque[float] = deque(maxlen=self.WINDOW)
+        self.errors = 0  # 5xx answers
+        self.failures: Counter[str] = Counter()  # connect, timeout, reset, protocol
+
+    def observe(self, seconds: float, error: bool) -> None:
+        self.ewma = seconds if not self.recent else self.ewma + self.ALPHA * (seconds - self.ewma)
+        self.recent.append(seconds)
+        self.errors += error
+
+    def failed(self, kind: str) -> None:
+        self.failures[kind] += 1
+
+    def p90(self) -> float:
+        if not self.recent:
+            return 0.0
+        ordered = sorted(self.recent)
+        return ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))]

@@ -1,4 +1,8 @@
-"""The origin side: keep-alive connections, a bounded pool per origin, and response relay."""
+"""The origin side: keep-alive connections, a bounded pool per origin, and response relay.
+
+Over 400 lines because the three belong together: a connection returns itself to its pool,
+and the pools are what `Origins` spreads requests over.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,6 @@ import asyncio
 import contextlib
 import logging
 import socket
-from collections import Counter, deque
 from typing import TYPE_CHECKING, cast
 from urllib.parse import urlsplit
 
@@ -17,7 +20,7 @@ from seawall.edge.exchange import LAST_CHUNK, Exchange, frame
 from seawall.edge.plumbing import IDLE
 from seawall.edge.request import response_head
 from seawall.edge.responses import simple_response
-from seawall.edge.stats import EdgeStats
+from seawall.edge.stats import EdgeStats, OriginHealth
 from seawall.runtime.clock import Clock
 
 if TYPE_CHECKING:
@@ -259,8 +262,8 @@ class UpstreamConnection(asyncio.Protocol):
         if client is None or ex is None or not ex.resp_started:
             return
         ex.bytes_out += len(body)
-        if ex.capture is not None:
-            client.ctx.cache.body(ex, body)  # type: ignore[union-attr]
+        if ex.capture is not None and (cache := client.ctx.cache) is not None:
+            cache.body(ex, body)
         client.write(frame(body, ex.resp_chunked))
 
     def on_message_complete(self) -> None:
@@ -269,8 +272,8 @@ class UpstreamConnection(asyncio.Protocol):
             return  # a 101 is followed by the tunnel, not by another message
         if ex.resp_chunked:
             client.write(LAST_CHUNK)
-        if ex.capture is not None:
-            client.ctx.cache.complete(ex)  # type: ignore[union-attr]
+        if ex.capture is not None and (cache := client.ctx.cache) is not None:
+            cache.complete(ex)
         reusable = (
             not ex.resp_until_close and ex.complete and not self.closed and not ex.head.upgrade
         )
@@ -280,33 +283,6 @@ class UpstreamConnection(asyncio.Protocol):
         else:
             self.close()
         client.done(ex, ex.head.close)
-
-
-class OriginHealth:
-    """Latency (EWMA and the p90 of the last samples) and failures of one origin."""
-
-    WINDOW = 256
-    ALPHA = 0.1
-
-    def __init__(self) -> None:
-        self.ewma = 0.0
-        self.recent: deque[float] = deque(maxlen=self.WINDOW)
-        self.errors = 0  # 5xx answers
-        self.failures: Counter[str] = Counter()  # connect, timeout, reset, protocol
-
-    def observe(self, seconds: float, error: bool) -> None:
-        self.ewma = seconds if not self.recent else self.ewma + self.ALPHA * (seconds - self.ewma)
-        self.recent.append(seconds)
-        self.errors += error
-
-    def failed(self, kind: str) -> None:
-        self.failures[kind] += 1
-
-    def p90(self) -> float:
-        if not self.recent:
-            return 0.0
-        ordered = sorted(self.recent)
-        return ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))]
 
 
 class OriginPool:

@@ -6,6 +6,8 @@ more wait at most `queue_timeout` seconds; past that comes 503 with Retry-After,
 app server behind a balancer, so an unprotected flood really takes it down. `X-Real-IP` is
 believed (the lab reaches the origin only through its balancer, the edge or nginx), and
 `/_lab/stats`, never queued, counts requests by that exact address for the scorecard.
+The module is a little over 400 lines: one app, its handlers, its launcher and its
+capacity probe, which read best together.
 """
 
 from __future__ import annotations

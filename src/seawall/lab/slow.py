@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from seawall.edge.plumbing import peer_closed
 from seawall.lab.wire import Target
 
 MAX_CONNECTIONS = 5000
@@ -45,7 +46,6 @@ SLOW_READ_PIPELINE = 32
 READ_SIZE = 4096
 MAX_READS_PER_TICK = 64
 _Streams = tuple[asyncio.StreamReader, asyncio.StreamWriter]
-_TCP_ESTABLISHED = 1  # tcpi_state in Linux's TCP_INFO
 _STATUS_LEN = len(b"HTTP/1.1 200")
 _STATUS = re.compile(rb"HTTP/1\.[01] (\d{3})")
 _HEAD_TOKEN = re.compile(r"[\x21-\x7e]+")  # what may go in a request line or Host unquoted
@@ -338,10 +338,8 @@ def _script(
 def _peer_gone(writer: asyncio.StreamWriter) -> bool:
     """Whether the peer sent FIN or RST: a paused transport would only see it after we ate
     the kilobytes buffered ahead of it at a byte a tick; the kernel's TCP state knows at once."""
-    sock = writer.get_extra_info("socket")
-    if sock is None or not hasattr(socket, "TCP_INFO"):
-        return writer.transport.is_closing()
-    return bool(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 1)[0] != _TCP_ESTABLISHED)
+    gone = peer_closed(writer.transport)
+    return writer.transport.is_closing() if gone is None else gone
 
 
 async def _send(run: _Run, writer: asyncio.StreamWriter, data: bytes) -> bool:
