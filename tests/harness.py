@@ -7,9 +7,9 @@ import socket
 import threading
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import h11
 import uvloop
@@ -19,6 +19,8 @@ from seawall.edge.admin import make_app, start_admin
 from seawall.edge.run import LocalControl
 from seawall.edge.server import EdgeWorker
 from seawall.runtime.clock import SystemClock
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -358,3 +360,37 @@ def timed_exchange(port: int, raw: bytes, method: str = "GET", timeout: float = 
         resp, body = read_response(s, method, timeout)
     headers = {k.decode().lower(): v.decode() for k, v in resp.headers}
     return Answer(resp.status_code, headers, body, time.monotonic() - t0)
+
+
+def wait_until(check: Callable[[], bool], timeout: float = 3.0) -> bool:
+    """Poll `check` every 20 ms until it holds or `timeout` passes; its last answer."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.02)
+    return check()
+
+
+def at_once(jobs: Sequence[Callable[[], T]], timeout: float = 8.0) -> list[T]:
+    """Run the jobs in threads released together; fail on any exception or a hung job."""
+    barrier = threading.Barrier(len(jobs))
+    out: list[T | None] = [None] * len(jobs)
+    errors: list[BaseException] = []
+
+    def run(i: int) -> None:
+        try:
+            barrier.wait(5)
+            out[i] = jobs[i]()
+        except BaseException as exc:  # reported below, in the test's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(len(jobs))]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + timeout
+    for t in threads:
+        t.join(max(0.0, deadline - time.monotonic()))
+    assert not any(t.is_alive() for t in threads), "client threads still running"
+    assert not errors, errors[:3]
+    return [a for a in out if a is not None]

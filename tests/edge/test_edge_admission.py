@@ -21,7 +21,17 @@ from typing import Any, cast
 import jwt
 from prometheus_client.parser import text_string_to_metric_families
 
-from harness import Answer, Edge, Seen, connect, default_handler, read_response, timed_exchange
+from harness import (
+    Answer,
+    Edge,
+    Seen,
+    at_once,
+    connect,
+    default_handler,
+    read_response,
+    timed_exchange,
+    wait_until,
+)
 
 SECRET = "an-hs256-secret-that-is-long-enough-0123456789"
 API_APP = {"api_app": {"jwt_keys": [{"alg": "HS256", "secret": SECRET}]}}
@@ -97,34 +107,7 @@ def bearer() -> str:
 
 def run_threads(jobs: Sequence[Callable[[], object]], timeout: float) -> None:
     """Run the jobs in threads at once; fail on any exception or on a job still running."""
-    errors: list[BaseException] = []
-
-    def wrap(job: Callable[[], object]) -> Callable[[], None]:
-        def run() -> None:
-            try:
-                job()
-            except BaseException as exc:  # reported below, in the test's thread
-                errors.append(exc)
-
-        return run
-
-    threads = [threading.Thread(target=wrap(j), daemon=True) for j in jobs]
-    for t in threads:
-        t.start()
-    deadline = time.monotonic() + timeout
-    for t in threads:
-        t.join(max(0.0, deadline - time.monotonic()))
-    assert not any(t.is_alive() for t in threads), "client threads still running"
-    assert not errors, errors[:3]
-
-
-def wait_until(check: Callable[[], bool], timeout: float = 3.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.02)
-    return check()
+    at_once(jobs, timeout)
 
 
 def inflight(e: Edge) -> int:

@@ -22,7 +22,7 @@ from seawall.config.load import validate
 from seawall.core.errors import ConfigError
 from seawall.core.record import Record
 
-from harness import Answer, Edge, Seen, connect, read_response, timed_exchange
+from harness import Answer, Edge, Seen, at_once, connect, read_response, timed_exchange, wait_until
 
 Reply = tuple[int, list[tuple[str, str]], bytes]
 NO_ADMISSION = {"admission": {"enabled": False}}  # the origin's count is the cache's alone
@@ -42,39 +42,6 @@ def ask(
         lines.append(f"Content-Length: {len(body)}")
     raw = ("\r\n".join(lines) + "\r\n" + extra + "\r\n").encode() + body
     return timed_exchange(port, raw, method, timeout)
-
-
-def at_once(jobs: list[Callable[[], Answer]], timeout: float = 8.0) -> list[Answer]:
-    """Run the jobs in threads released together; fail on any exception or a hung job."""
-    barrier = threading.Barrier(len(jobs))
-    out: list[Answer | None] = [None] * len(jobs)
-    errors: list[BaseException] = []
-
-    def run(i: int) -> None:
-        try:
-            barrier.wait(5)
-            out[i] = jobs[i]()
-        except BaseException as exc:  # reported below, in the test's thread
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(len(jobs))]
-    for t in threads:
-        t.start()
-    deadline = time.monotonic() + timeout
-    for t in threads:
-        t.join(max(0.0, deadline - time.monotonic()))
-    assert not any(t.is_alive() for t in threads), "client threads still running"
-    assert not errors, errors[:3]
-    return [a for a in out if a is not None]
-
-
-def wait_until(check: Callable[[], bool], timeout: float = 3.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.02)
-    return check()
 
 
 @dataclass

@@ -25,7 +25,16 @@ from typing import Any
 import h11
 import pytest
 
-from harness import Edge, Seen, connect, default_handler, header, read_response, roundtrip
+from harness import (
+    Edge,
+    Seen,
+    connect,
+    default_handler,
+    header,
+    read_response,
+    roundtrip,
+    wait_until,
+)
 
 GET = b"GET / HTTP/1.1\r\nHost: h\r\n\r\n"
 
@@ -108,15 +117,6 @@ def assert_refused(
     time.sleep(0.05)
     assert e.origin.seen == []
     return status
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()
 
 
 def open_connections(e: Edge) -> int:
