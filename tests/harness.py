@@ -15,6 +15,7 @@ import h11
 import uvloop
 
 from seawall.config.load import validate
+from seawall.core.record import Record
 from seawall.edge.admin import make_app, start_admin
 from seawall.edge.run import LocalControl
 from seawall.edge.server import EdgeWorker
@@ -394,3 +395,18 @@ def at_once(jobs: Sequence[Callable[[], T]], timeout: float = 8.0) -> list[T]:
     assert not any(t.is_alive() for t in threads), "client threads still running"
     assert not errors, errors[:3]
     return [a for a in out if a is not None]
+
+
+class RecordSink:
+    """A recorder sink that keeps every record, for tests to read."""
+
+    name = "test"
+
+    def __init__(self) -> None:
+        self.records: list[Record] = []
+
+    def consume(self, records: list[Record]) -> None:
+        self.records.extend(records)
+
+    def close(self) -> None:
+        pass

@@ -6,7 +6,7 @@ from typing import Any
 
 from seawall.config.build import build_routes, build_rule, build_ruleset, rule_to_spec
 from seawall.config.load import validate
-from seawall.config.schema import RuleSpec
+from seawall.config.rulespec import RuleSpec
 from seawall.core.facts import ClientClass
 from seawall.core.routes import RouteSpec
 from seawall.core.rules import LimitKey, Match, Rule
@@ -120,6 +120,8 @@ def test_rule_to_spec_leaves_out_empty_match_fields() -> None:
         "ttl": 0.0,
         "reason": "",
         "origin": "config",
+        "strikes": 0,
+        "strike_window": 60.0,
     }
 
 

@@ -254,6 +254,19 @@ def test_reopen_does_not_leak_the_old_descriptor(tmp_path: Path) -> None:
         log.close()
 
 
+def test_a_second_close_leaves_a_reused_descriptor_alone(tmp_path: Path) -> None:
+    log = AccessLog(str(tmp_path / "access.log"))
+    fd = log._fd
+    log.close()
+    other = os.open(str(tmp_path / "other"), os.O_WRONLY | os.O_CREAT)
+    try:
+        assert other == fd  # POSIX: the lowest free number, the one just closed
+        log.close()  # the worker's stop and drain may both close it
+        os.fstat(other)  # still open
+    finally:
+        os.close(other)
+
+
 def test_write_error_is_counted_and_raised() -> None:
     log = AccessLog("/dev/full")  # every write fails with ENOSPC
     try:

@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
 import time
 import urllib.error
 import urllib.request
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
+
+from detectsite import Site, _record
+from seawall.core.rules import Ruleset, RulesetDelta
+from seawall.core.verdict import ALLOW
+from seawall.detect.engine import DetectionEngine
+from seawall.edge.admin import Control, make_app, start_admin
+from seawall.edge.run import LocalControl
+from seawall.edge.stats import EdgeStats
+from seawall.runtime.clock import SystemClock
+from seawall.store.incidents import IncidentStore
 
 from harness import Edge, roundtrip
 
@@ -109,3 +123,195 @@ def test_rule_with_ttl_expires_by_itself() -> None:
         time.sleep(1.0)
         assert roundtrip(e.port, b"GET / HTTP/1.1\r\nHost: h\r\n\r\n")[0].status_code == 200
         assert json.loads(_call(e.admin_port, "/v1/rules")[1])["rules"] == []
+
+
+# ---- incidents and suggestions -----------------------------------------------------------------
+
+
+class FakeControl:
+    """The Control protocol in memory: what the admin API needs, and nothing running."""
+
+    def __init__(self) -> None:
+        self.rules = Ruleset()
+        self.reports: dict[str, dict[str, Any]] = {}
+        self.suggested: list[dict[str, Any]] = []
+        self.approved: list[str] = []
+
+    def ruleset(self) -> Ruleset:
+        return self.rules
+
+    def apply(self, delta: RulesetDelta) -> Ruleset:
+        self.rules = self.rules.apply(delta)
+        return self.rules
+
+    def stats(self) -> dict[str, Any]:
+        return EdgeStats().snapshot()
+
+    def ready(self) -> bool:
+        return True
+
+    def incidents(self) -> list[dict[str, Any]]:
+        newest = sorted(self.reports.values(), key=lambda r: -r["start"])
+        return [{k: v for k, v in r.items() if k != "timeline"} for r in newest]
+
+    def incident(self, incident_id: str) -> dict[str, Any] | None:
+        return self.reports.get(incident_id)
+
+    def suggestions(self) -> list[dict[str, Any]]:
+        return list(self.suggested)
+
+    def approve(self, rule_id: str) -> bool:
+        if all(s["id"] != rule_id for s in self.suggested):
+            return False
+        self.approved.append(rule_id)
+        self.suggested = [s for s in self.suggested if s["id"] != rule_id]
+        return True
+
+
+class AdminThread:
+    """make_app over a control, served on 127.0.0.1 from a loop in a thread."""
+
+    def __init__(self, control: Control) -> None:
+        self.control = control
+
+    def __enter__(self) -> int:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        app = make_app(self.control, "s3cret", SystemClock())
+        start = start_admin(app, "127.0.0.1", 0)
+        self.runner = asyncio.run_coroutine_threadsafe(start, self.loop).result(10)
+        return int(self.runner.addresses[0][1])
+
+    def __exit__(self, *exc: object) -> None:
+        asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()
+
+
+INCIDENT = {
+    "id": "inc-2",
+    "status": "open",
+    "start": 200.0,
+    "vectors": ["http_flood"],
+    "timeline": [[200.0, 900.0, 60.0]],
+}
+SUGGESTION = {
+    "id": "auto-0123456789",
+    "step": "block",
+    "match": "header_fp=ba7ba7ba7ba7",
+    "estimated_collateral": 0.0,
+    "reason": "http_flood on /users/famous",
+}
+
+
+def test_incidents_are_listed_newest_first_without_timelines() -> None:
+    control = FakeControl()
+    control.reports = {"inc-1": {"id": "inc-1", "start": 100.0, "timeline": []}, "inc-2": INCIDENT}
+    with AdminThread(control) as port:
+        status, text = _call(port, "/v1/incidents")
+        assert status == 200
+        listed = json.loads(text)["incidents"]
+        assert [i["id"] for i in listed] == ["inc-2", "inc-1"]
+        assert all("timeline" not in i for i in listed)
+        status, text = _call(port, "/v1/incidents/inc-2")
+        assert status == 200 and json.loads(text) == INCIDENT
+        status, text = _call(port, "/v1/incidents/nope")
+        assert status == 404 and "nope" in text
+
+
+def test_no_incidents_is_an_empty_list() -> None:
+    with AdminThread(FakeControl()) as port:
+        assert json.loads(_call(port, "/v1/incidents")[1]) == {"incidents": []}
+        assert json.loads(_call(port, "/v1/suggestions")[1]) == {"suggestions": []}
+
+
+def test_a_suggestion_is_listed_then_approved_once() -> None:
+    control = FakeControl()
+    control.suggested = [SUGGESTION]
+    with AdminThread(control) as port:
+        status, text = _call(port, "/v1/suggestions")
+        assert status == 200 and json.loads(text) == {"suggestions": [SUGGESTION]}
+        path = f"/v1/rules/{SUGGESTION['id']}/approve"
+        status, text = _call(port, path, method="POST")
+        assert status == 200
+        assert json.loads(text)["approved"] == SUGGESTION["id"]
+        assert control.approved == [SUGGESTION["id"]]
+        status, text = _call(port, path, method="POST")
+        assert status == 404 and SUGGESTION["id"] in text
+        assert _call(port, "/v1/rules/unknown/approve", method="POST")[0] == 404
+        assert control.approved == [SUGGESTION["id"]]
+
+
+def test_incidents_and_suggestions_need_the_token() -> None:
+    control = FakeControl()
+    control.reports = {"inc-2": INCIDENT}
+    control.suggested = [SUGGESTION]
+    with AdminThread(control) as port:
+        for method, path in [
+            ("GET", "/v1/incidents"),
+            ("GET", "/v1/incidents/inc-2"),
+            ("GET", "/v1/suggestions"),
+            ("POST", f"/v1/rules/{SUGGESTION['id']}/approve"),
+        ]:
+            assert _call(port, path, token=None, method=method)[0] == 401
+            assert _call(port, path, token="wrong", method=method)[0] == 401
+        assert control.approved == []
+
+
+def test_an_edge_without_detection_has_no_suggestions_to_approve() -> None:
+    with Edge(config={"detection": {"enabled": False}}) as e:
+        assert json.loads(_call(e.admin_port, "/v1/suggestions")[1]) == {"suggestions": []}
+        assert _call(e.admin_port, "/v1/rules/auto-x/approve", method="POST")[0] == 404
+        assert json.loads(_call(e.admin_port, "/v1/incidents")[1]) == {"incidents": []}
+
+
+def test_local_control_serves_stored_incidents_and_approves_a_live_suggestion(
+    tmp_path: Path,
+) -> None:
+    """A real worker in suggest mode, its engine fed a bot wave; a real IncidentStore file."""
+    store = IncidentStore(str(tmp_path / "incidents.db"))
+    config = {"detection": {"mode": "suggest", "interval": 3600}}
+    with Edge(config=config) as e:
+        det = e.worker.detection
+        assert det is not None
+
+        def attack() -> None:
+            # a fresh engine ticking each second; the loop's own timer (an hour) stays out
+            det.engine = DetectionEngine(replace(det.engine.settings, interval=1.0))
+            site = Site(seed=5, legit_rate=60)
+            site.wave("bots", 40, 1000, 300, 200)
+            now, wall = e.worker.ctx.clock.monotonic(), e.worker.ctx.clock.wall()
+            for t in range(42):
+                at = now - 42 + t
+                det.engine.observe_many(
+                    _record(f, ALLOW, 200, at, wall - now) for f in site.second(t)
+                )
+                res = det.engine.tick(at + 1.0, wall=wall - now + at + 1.0)
+                for inc in (res.closed, res.incident):
+                    if inc is not None:
+                        store.save(inc.to_dict())
+
+        e.call(attack)
+        assert e.call(lambda: e.worker.ctx.decider.ruleset.rules) == ()
+        with AdminThread(LocalControl(e.worker, store)) as port:
+            (summary,) = json.loads(_call(port, "/v1/incidents")[1])["incidents"]
+            assert summary["status"] == "open" and "timeline" not in summary
+            status, text = _call(port, f"/v1/incidents/{summary['id']}")
+            assert status == 200 and json.loads(text)["timeline"]
+            assert _call(port, "/v1/incidents/nope")[0] == 404
+
+            (suggested,) = json.loads(_call(port, "/v1/suggestions")[1])["suggestions"]
+            assert suggested["step"] == "block" and "header_fp" in suggested["match"]
+            assert _call(port, "/v1/rules/auto-nope/approve", method="POST")[0] == 404
+            path = f"/v1/rules/{suggested['id']}/approve"
+            assert _call(port, path, method="POST")[0] == 200
+            e.call(det.tick)  # approved rules are applied at the next tick
+            rules = json.loads(_call(port, "/v1/rules")[1])["rules"]
+            assert [(r["id"], r["action"], r["origin"]) for r in rules] == [
+                (suggested["id"], "block", "auto")
+            ]
+            assert json.loads(_call(port, "/v1/suggestions")[1]) == {"suggestions": []}
+    store.close()
+    assert IncidentStore(str(tmp_path / "incidents.db")).get(summary["id"]) is not None

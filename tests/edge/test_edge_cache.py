@@ -20,9 +20,9 @@ import pytest
 from seawall.config.build import build_cache
 from seawall.config.load import validate
 from seawall.core.errors import ConfigError
-from seawall.core.record import Record
 
 from harness import Answer, Edge, Seen, at_once, connect, read_response, timed_exchange, wait_until
+from harness import RecordSink as Sink
 
 Reply = tuple[int, list[tuple[str, str]], bytes]
 NO_ADMISSION = {"admission": {"enabled": False}}  # the origin's count is the cache's alone
@@ -576,19 +576,6 @@ def test_a_route_ttl_is_the_default_ttl_for_that_route_only() -> None:
 
 
 # ---- 9. the record -------------------------------------------------------------------------
-
-
-class Sink:
-    name = "test"
-
-    def __init__(self) -> None:
-        self.records: list[Record] = []
-
-    def consume(self, records: list[Record]) -> None:
-        self.records.extend(records)
-
-    def close(self) -> None:
-        pass
 
 
 def test_the_record_names_how_the_cache_answered() -> None:

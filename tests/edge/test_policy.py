@@ -131,8 +131,10 @@ def test_rate_limit_keyed_by_target_uses_routes() -> None:
 
 
 def test_challenge_verdict_is_a_distinct_refusal() -> None:
+    """A client that cannot run the page (no text/html) gets 429 with Retry-After."""
     rules = [{"id": "prove-it", "action": "challenge", "match": {"user_agents": ["curl"]}}]
     with Edge(config={"rules": rules}) as e:
         resp, body = roundtrip(e.port, _req("User-Agent: curl/8.0\r\n"))
-        assert resp.status_code == 403 and b"challenge" in body
+        assert resp.status_code == 429 and b"browser" in body
+        assert header(resp, "retry-after") == "5"
         assert ("challenge", "anonymous", "other") in e.worker.ctx.stats.snapshot()["requests"]

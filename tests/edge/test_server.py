@@ -71,7 +71,11 @@ def test_start_on_port_zero_reports_the_kernels_ports() -> None:
                 _, writer = await asyncio.open_connection("127.0.0.1", port)
                 writer.close()
                 await writer.wait_closed()
-            assert {t.get_name() for t in worker.tasks} == {"sweeper-2", "recorder-2"}
+            assert {t.get_name() for t in worker.tasks} == {
+                "sweeper-2",
+                "recorder-2",
+                "detection-2",
+            }
         finally:
             await worker.stop()
         assert worker.tasks == []

@@ -4,13 +4,17 @@ programs (browser, API app, SMS gateway, flash crowd) against the real lab origi
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from urllib.parse import unquote
 
 import pytest
 
+from seawall.core.challenge import ChallengeKeys, issue, solves
+from seawall.edge.challenge import challenge_page
 from seawall.lab import traffic as tr
 from seawall.lab.origin import DEFAULT_SECRETS, RunningOrigin, make_app_token, start_origin
 from seawall.lab.origin_data import NO_COSTS
@@ -157,9 +161,30 @@ def test_a_retry_after_longer_than_the_client_waits_ends_at_once() -> None:
     assert len(server.requests) == 1
 
 
-def test_a_challenge_is_reported_as_such() -> None:
-    page = tr.CHALLENGE_MARK + b"; solve it at /challenge\n"
-    a = only(scripted(answer(403, body=page))[0])
+def _challenge_page() -> bytes:
+    keys = ChallengeKeys(b"k" * 32)
+    return challenge_page(issue(keys, "127.0.0.0/24", "ua", "r1", 8, 1e9), "/")
+
+
+def test_a_browser_solves_the_challenge_and_comes_back_with_its_pass() -> None:
+    attempts, server, _ = scripted(
+        answer(403, body=_challenge_page()),
+        answer(303, "Location: /", "Set-Cookie: seawall_pass=p1; Path=/"),
+        answer(200),
+        policy=dataclasses.replace(FAST, solves_challenges=True),
+    )
+    a = only(attempts)
+    assert a.outcome is ClientOutcome.SUCCEEDED and a.challenged and not a.throttled
+    answer_line = server.requests[1].split(b"\r\n", 1)[0]
+    assert answer_line.startswith(b"GET /.seawall/pass?seed=1.")
+    seed = unquote(answer_line.split(b"seed=")[1].split(b"&")[0].decode())
+    nonce = answer_line.split(b"nonce=")[1].split(b"&")[0].decode()
+    assert solves(seed, nonce, 8)  # real work, not a placeholder
+    assert b"seawall_pass=p1" in server.requests[2]
+
+
+def test_a_client_that_does_not_solve_reports_the_challenge() -> None:
+    a = only(scripted(answer(403, body=_challenge_page()), policy=FAST)[0])
     assert a.outcome is ClientOutcome.CHALLENGED and a.challenged and not a.throttled
 
 
@@ -167,7 +192,7 @@ def test_a_challenge_is_reported_as_such() -> None:
     ("response", "outcome"),
     [
         (answer(403, body=b"forbidden\n"), ClientOutcome.BLOCKED),
-        (answer(403, body=b"you need " + tr.CHALLENGE_MARK), ClientOutcome.BLOCKED),
+        (answer(403, body=b"you need a challenge"), ClientOutcome.BLOCKED),
         (answer(404), ClientOutcome.BLOCKED),
         (answer(401), ClientOutcome.BLOCKED),
         (answer(408, "Connection: close"), ClientOutcome.ERROR),

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from seawall.config.schema import Config, RuleSpec
+from seawall.config.rulespec import RuleSpec
+from seawall.config.schema import Config
 from seawall.core.admission import AdmissionSettings, FixedLimit, LimitSource
 from seawall.core.cache import CacheSettings
 from seawall.core.concurrency import AdaptiveLimit, LimitSettings
@@ -30,6 +31,10 @@ def build_rule(spec: RuleSpec, now: float, origin: str = "config") -> Rule:
             classes=frozenset(_CLASSES[c] for c in m.classes),
             user_agents=tuple(m.user_agents),
             header_fps=frozenset(m.header_fps),
+            countries=frozenset(c.upper() for c in m.countries),
+            asns=frozenset(m.asns),
+            query_shapes=frozenset(m.query_shapes),
+            ua_families=frozenset(m.ua_families),
         ),
         rate=spec.rate,
         burst=spec.burst,
@@ -40,6 +45,8 @@ def build_rule(spec: RuleSpec, now: float, origin: str = "config") -> Rule:
         expires=now + spec.ttl if spec.ttl > 0 else None,
         origin=origin,
         reason=spec.reason,
+        strikes=spec.strikes,
+        strike_window=spec.strike_window,
     )
 
 
@@ -56,6 +63,10 @@ def rule_to_spec(rule: Rule, now: float) -> dict[str, object]:
         "classes": sorted(c.label for c in m.classes),
         "user_agents": list(m.user_agents),
         "header_fps": sorted(m.header_fps),
+        "countries": sorted(m.countries),
+        "asns": sorted(m.asns),
+        "query_shapes": sorted(m.query_shapes),
+        "ua_families": sorted(m.ua_families),
     }
     return {
         "id": rule.id,
@@ -70,6 +81,8 @@ def rule_to_spec(rule: Rule, now: float) -> dict[str, object]:
         "ttl": round(rule.expires - now, 3) if rule.expires is not None else 0.0,
         "reason": rule.reason,
         "origin": rule.origin,
+        "strikes": rule.strikes,
+        "strike_window": rule.strike_window,
     }
 
 

@@ -2,28 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from seawall.core.net import parse_network
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True, strict=True)
-
-
-def _check_cidr(value: str) -> str:
-    try:
-        parse_network(value)
-    except Exception as exc:
-        raise ValueError(str(exc).split(": ", 1)[-1]) from None
-    return value
-
-
-# validated per item, so an error names the entry: `network.trusted_proxies[1]`
-Cidr = Annotated[str, AfterValidator(_check_cidr)]
+from seawall.config.base import Cidr, Seconds
+from seawall.config.base import Section as _Section
+from seawall.config.detection import ChallengeConfig, DetectionConfig, StoreConfig
+from seawall.config.rulespec import RuleSpec
 
 
 def _check_hostport(value: str) -> str:
@@ -33,9 +20,6 @@ def _check_hostport(value: str) -> str:
     if not host:
         raise ValueError(f"{value!r} has no host (use 0.0.0.0 for every interface)")
     return value
-
-
-Seconds = Annotated[float, Field(gt=0)]
 
 
 class Certificate(_Section):
@@ -219,50 +203,6 @@ class Classes(_Section):
     user: UserSession = Field(default_factory=UserSession, description="Verified users.")
 
 
-class RuleMatch(_Section):
-    cidrs: list[Cidr] = Field(default_factory=list, description="Client address in any CIDR.")
-    methods: list[str] = Field(default_factory=list, description="HTTP methods.")
-    hosts: list[str] = Field(default_factory=list, description="Host header values.")
-    paths: list[str] = Field(
-        default_factory=list, description="Path prefixes; a trailing '$' means exact."
-    )
-    routes: list[str] = Field(default_factory=list, description="Route names.")
-    targets: list[str] = Field(default_factory=list, description="Targets, e.g. /users/cyxymu.")
-    classes: list[Literal["api_app", "gateway", "user", "anonymous"]] = Field(
-        default_factory=list, description="Client classes."
-    )
-    user_agents: list[str] = Field(
-        default_factory=list, description="User-Agent substrings (case-insensitive)."
-    )
-    header_fps: list[str] = Field(default_factory=list, description="Header-order fingerprints.")
-
-
-class RuleSpec(_Section):
-    id: str = Field(min_length=1, max_length=128, description="Unique rule id.")
-    action: Literal["allow", "throttle", "challenge", "block"] = Field(
-        description="What happens to a matching request (above `rate`, when set)."
-    )
-    match: RuleMatch = Field(default_factory=RuleMatch, description="Conditions, all required.")
-    rate: float = Field(
-        0.0, ge=0, description="Requests/s per `key` allowed before the action applies; 0: always."
-    )
-    burst: int = Field(1, ge=1, description="Requests allowed at once above the steady rate.")
-    key: Literal["address", "prefix", "token", "route", "target", "global"] = Field(
-        "address", description="What the rate counts per."
-    )
-    status: int = Field(0, ge=0, le=599, description="Response status; 0: 403 block, 429 throttle.")
-    close: bool = Field(False, description="Block by closing the connection, without a response.")
-    priority: int = Field(100, description="Lower runs first; equal keeps file order.")
-    ttl: float = Field(0.0, ge=0, description="Seconds until the rule expires; 0: never.")
-    reason: str = Field("", max_length=500, description="Why the rule exists (logged).")
-
-    @model_validator(mode="after")
-    def _throttle(self) -> RuleSpec:
-        if self.action == "throttle" and self.rate <= 0:
-            raise ValueError("a throttle rule needs a rate")
-        return self
-
-
 class Admin(_Section):
     listen: str = Field("127.0.0.1:9901", description="host:port of the admin API; empty: off.")
     token: str = Field(
@@ -376,6 +316,13 @@ class Config(_Section):
         default_factory=AdmissionConfig, description="Priority admission to the origin."
     )
     cache: CacheConfig = Field(default_factory=CacheConfig, description="The micro-cache.")
+    detection: DetectionConfig = Field(
+        default_factory=DetectionConfig, description="Attack detection and automatic rules."
+    )
+    challenge: ChallengeConfig = Field(
+        default_factory=ChallengeConfig, description="The proof-of-work challenge."
+    )
+    store: StoreConfig = Field(default_factory=StoreConfig, description="Where incidents live.")
     admin: Admin = Field(default_factory=Admin, description="The admin API.")
     log: Log = Field(default_factory=Log, description="Logging.")
 

@@ -36,16 +36,33 @@ def _limit_key(key: LimitKey, f: RequestFacts) -> Hashable:
 
 
 class _Compiled:
-    __slots__ = ("limiter", "match", "rule", "verdict")
+    __slots__ = ("limiter", "match", "rule", "strikes", "struck", "verdict")
 
-    def __init__(self, rule: Rule, limiter: Limiter | None) -> None:
+    def __init__(self, rule: Rule, limiter: Limiter | None, strikes: Limiter | None) -> None:
         self.rule = rule
         self.match = CompiledMatch(rule.match, f"rules[{rule.id}].match")
         self.limiter = limiter
+        self.strikes = strikes
         status = rule.status or _DEFAULT_STATUS[rule.action]
         self.verdict = Verdict(
             rule.action, rule.reason or rule.id, rule.id, status, 0.0, rule.close
         )
+        # too many challenges unsolved: a bot; the connection is closed without an answer
+        self.struck = Verdict(Action.BLOCK, STRUCK_REASON, rule.id, 403, 0.0, True)
+
+
+STRUCK_REASON = "challenges unsolved"
+
+
+def _strike_rule(rule: Rule) -> Rule:
+    """The limit behind a challenge rule's strikes: `strikes` per window, per address."""
+    return Rule(
+        f"{rule.id}#strikes",
+        Action.BLOCK,
+        rate=rule.strikes / rule.strike_window,
+        burst=rule.strikes,
+        key=LimitKey.ADDRESS,
+    )
 
 
 class Decider:
@@ -84,15 +101,22 @@ class Decider:
         compiled = []
         limiters: dict[str, tuple[tuple[float, int, LimitKey], Limiter]] = {}
         for rule in new.rules:
-            limiter = None
-            if rule.rate > 0:
-                shape = (rule.rate, rule.burst, rule.key)
-                old = self._limiters.get(rule.id)
-                limiter = old[1] if old and old[0] == shape else self._factory(rule)
-                limiters[rule.id] = (shape, limiter)
-            compiled.append(_Compiled(rule, limiter))
+            limiter = self._limiter(rule, limiters) if rule.rate > 0 else None
+            strikes = None
+            if rule.strikes > 0 and rule.action is Action.CHALLENGE:
+                strikes = self._limiter(_strike_rule(rule), limiters)
+            compiled.append(_Compiled(rule, limiter, strikes))
         self._compiled, self._limiters, self._ruleset = tuple(compiled), limiters, new
         return new
+
+    def _limiter(
+        self, rule: Rule, into: dict[str, tuple[tuple[float, int, LimitKey], Limiter]]
+    ) -> Limiter:
+        shape = (rule.rate, rule.burst, rule.key)
+        old = self._limiters.get(rule.id)
+        limiter = old[1] if old and old[0] == shape else self._factory(rule)
+        into[rule.id] = (shape, limiter)
+        return limiter
 
     def expired(self, now: float) -> RulesetDelta:
         """The delta that removes rules whose expiry has passed (apply it to clean up)."""
@@ -109,6 +133,11 @@ class Decider:
                 continue
             if not c.match(f):
                 continue
+            if rule.action is Action.CHALLENGE:
+                if f.passed:
+                    continue  # proved work for this prefix and User-Agent already
+                if c.strikes is not None and c.strikes.hit(f.client.value, now) > 0.0:
+                    return c.struck
             if c.limiter is not None:
                 wait = c.limiter.hit(_limit_key(rule.key, f), now)
                 if rule.action is Action.ALLOW:

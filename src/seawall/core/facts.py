@@ -57,3 +57,4 @@ class RequestFacts(msgspec.Struct, frozen=True, gc=False):
     tls: TlsFacts = NO_TLS
     country: str = ""
     asn: int = 0
+    passed: bool = False  # carries a valid proof-of-work pass for its prefix and User-Agent

@@ -67,3 +67,44 @@ def normalize_path(path: str) -> str:
         out.append(seg)
     tail = "/" if raw.endswith("/") and out else ""
     return "/" + "/".join(out) + tail
+
+
+_BROWSERS = ("Edg/", "OPR/", "CriOS/", "FxiOS/", "Chrome/", "Firefox/")
+_UA_CACHE: dict[str, str] = {}
+_UA_CACHE_MAX = 4096
+
+
+def ua_family(ua: str) -> str:
+    """A User-Agent reduced to product and major version: "Chrome/131", "curl/8", "-".
+
+    A botnet carries a handful of stale browser versions; the family separates it from
+    today's browsers without matching on full strings that vary in minor details.
+    """
+    fam = _UA_CACHE.get(ua)
+    if fam is None:
+        if len(_UA_CACHE) >= _UA_CACHE_MAX:
+            _UA_CACHE.clear()
+        fam = _UA_CACHE[ua] = _family(ua)
+    return fam
+
+
+def _family(ua: str) -> str:
+    if not ua.strip():
+        return "-"
+    for token in _BROWSERS:
+        at = ua.find(token)
+        if at >= 0:
+            return token + _major(ua, at + len(token))
+    at = ua.find("Version/")
+    if at >= 0 and "Safari/" in ua:
+        return "Safari/" + _major(ua, at + len("Version/"))
+    product = ua.split(None, 1)[0]
+    name, _, version = product.partition("/")
+    return f"{name[:32]}/{_major(version, 0)}" if version else name[:32]
+
+
+def _major(text: str, at: int) -> str:
+    end = at
+    while end < len(text) and end - at < 8 and text[end].isdigit():
+        end += 1
+    return text[at:end] or "?"

@@ -6,6 +6,7 @@ import enum
 from dataclasses import dataclass, field
 
 from seawall.core.facts import ClientClass, RequestFacts
+from seawall.core.keys import ua_family
 from seawall.core.net import CidrSet
 from seawall.core.verdict import Action
 
@@ -36,6 +37,8 @@ class Match:
     header_fps: frozenset[str] = frozenset()
     countries: frozenset[str] = frozenset()
     asns: frozenset[int] = frozenset()
+    query_shapes: frozenset[str] = frozenset()  # see keys.query_shape
+    ua_families: frozenset[str] = frozenset()  # see keys.ua_family
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +57,10 @@ class Rule:
     expires: float | None = None  # monotonic seconds; None: until removed
     origin: str = "config"
     reason: str = ""
+    # challenge rules: an address shown more than `strikes` challenges per `strike_window`
+    # seconds without solving one is a bot, and is blocked (Kill-Bots); 0: never
+    strikes: int = 0
+    strike_window: float = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +99,9 @@ class CompiledMatch:
         "methods",
         "paths",
         "routes",
+        "shapes",
         "targets",
+        "uafams",
         "uas",
     )
 
@@ -108,6 +117,8 @@ class CompiledMatch:
         self.fps = m.header_fps
         self.countries = m.countries
         self.asns = m.asns
+        self.shapes = m.query_shapes
+        self.uafams = m.ua_families
 
     def __call__(self, f: RequestFacts) -> bool:
         if self.cidrs is not None and not self.cidrs.contains(f.client):
@@ -129,6 +140,10 @@ class CompiledMatch:
         if self.countries and f.country not in self.countries:
             return False
         if self.asns and f.asn not in self.asns:
+            return False
+        if self.shapes and f.query_shape not in self.shapes:
+            return False
+        if self.uafams and ua_family(f.user_agent) not in self.uafams:
             return False
         if self.uas:
             ua = f.user_agent.lower()

@@ -66,8 +66,10 @@ def combined_line(r: Record) -> bytes:
     stamp = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(r.time))
     # the raw target as received; else the decoded path re-encoded so no space splits the field
     target = r.uri or quote(f"{f.path}?{f.query}" if f.query else f.path, safe=_URI_SAFE)
+    # no request line at all (a connection dropped for slowness): "-", as nginx logs it
+    request = f"{_escape(f.method)} {_escape(target)} HTTP/1.1" if f.method else "-"
     return (
-        f'{f.client.text} - - [{stamp}] "{_escape(f.method)} {_escape(target)} HTTP/1.1" '
+        f'{f.client.text} - - [{stamp}] "{request}" '
         f'{r.status} {r.bytes_out} "-" "{_escape(f.user_agent)}"'
     ).encode("utf-8", "replace")
 
@@ -107,5 +109,7 @@ class AccessLog:
             raise
 
     def close(self) -> None:
-        if self.path != "-":
-            os.close(self._fd)
+        """Idempotent: a second close must never hit an fd number reused since."""
+        if self.path != "-" and self._fd >= 0:
+            fd, self._fd = self._fd, -1
+            os.close(fd)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 from collections.abc import Iterator
@@ -18,7 +19,7 @@ from prometheus_client.core import (
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from seawall.config.build import build_rule, rule_to_spec
-from seawall.config.schema import RuleSpec
+from seawall.config.rulespec import RuleSpec
 from seawall.core.rules import Ruleset, RulesetDelta
 from seawall.edge.stats import LATENCY_BUCKETS
 from seawall.runtime.clock import Clock
@@ -34,6 +35,14 @@ class Control(Protocol):
     def stats(self) -> dict[str, Any]: ...
 
     def ready(self) -> bool: ...
+
+    def incidents(self) -> list[dict[str, Any]]: ...
+
+    def incident(self, incident_id: str) -> dict[str, Any] | None: ...
+
+    def suggestions(self) -> list[dict[str, Any]]: ...
+
+    def approve(self, rule_id: str) -> bool: ...
 
 
 class RulesChange(BaseModel):
@@ -226,6 +235,30 @@ def make_app(control: Control, token: str, clock: Clock) -> web.Application:
         control.apply(RulesetDelta(remove=(rule_id,)))
         return web.json_response(rules_json())
 
+    async def get_incidents(request: web.Request) -> web.Response:
+        authorized(request)
+        found = await asyncio.to_thread(control.incidents)
+        return web.json_response({"incidents": found})
+
+    async def get_incident(request: web.Request) -> web.Response:
+        authorized(request)
+        incident_id = request.match_info["incident_id"]
+        found = await asyncio.to_thread(control.incident, incident_id)
+        if found is None:
+            raise web.HTTPNotFound(text=f"no incident {incident_id!r}\n")
+        return web.json_response(found)
+
+    async def get_suggestions(request: web.Request) -> web.Response:
+        authorized(request)
+        return web.json_response({"suggestions": control.suggestions()})
+
+    async def approve(request: web.Request) -> web.Response:
+        authorized(request)
+        rule_id = request.match_info["rule_id"]
+        if not control.approve(rule_id):
+            raise web.HTTPNotFound(text=f"no suggested rule {rule_id!r} waits for approval\n")
+        return web.json_response({"approved": rule_id, "applied_within_s": 1.0})
+
     app = web.Application(client_max_size=1024 * 1024)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
@@ -233,6 +266,10 @@ def make_app(control: Control, token: str, clock: Clock) -> web.Application:
     app.router.add_get("/v1/rules", get_rules)
     app.router.add_post("/v1/rules", post_rules)
     app.router.add_delete("/v1/rules/{rule_id}", delete_rule)
+    app.router.add_post("/v1/rules/{rule_id}/approve", approve)
+    app.router.add_get("/v1/suggestions", get_suggestions)
+    app.router.add_get("/v1/incidents", get_incidents)
+    app.router.add_get("/v1/incidents/{incident_id}", get_incident)
     return app
 
 

@@ -163,14 +163,17 @@ class ClientConnection(ClientDispatch):
             ):
                 self.deadline = now + 1.0
                 return
+            self.ctx.record_slow(self.peer, self.peer_prefix, "body")
             self.client_error(ClientError(408, "request body arrived too slowly"))
         elif kind == HEAD:
             if self.head_bytes:
+                self.ctx.record_slow(self.peer, self.peer_prefix, "head")
                 self.client_error(ClientError(408, "request head not received in time"))
             else:
                 self.abort()
         elif kind == SEND:
             self.ctx.stats.client_errors["send_timeout"] += 1
+            self.ctx.record_slow(self.peer, self.peer_prefix, "read")
             self.abort()
         else:  # idle keep-alive
             self.close()

@@ -19,12 +19,15 @@ from seawall.config.identity import build_classifier
 from seawall.config.schema import Config
 from seawall.core.classes import Classifier
 from seawall.core.decider import Decider, LimiterFactory
-from seawall.core.net import CidrSet
+from seawall.core.facts import ClientClass, RequestFacts
+from seawall.core.net import Address, CidrSet
 from seawall.core.record import Record
 from seawall.core.routes import Router
+from seawall.core.verdict import Action, Verdict
 from seawall.edge.admission import AdmissionGate
 from seawall.edge.cache import MicroCache
 from seawall.edge.exchange import Exchange
+from seawall.edge.passes import ChallengeDesk, secret_of
 from seawall.edge.recorder import Recorder
 from seawall.edge.stats import EdgeStats
 from seawall.runtime.clock import Clock
@@ -33,6 +36,9 @@ if TYPE_CHECKING:
     from seawall.edge.connection import ClientConnection
     from seawall.edge.introspect import Introspector
     from seawall.edge.upstream import Origins
+
+
+SLOW = Verdict(Action.ALLOW, "timed out")
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +107,7 @@ class EdgeContext:
         self.admission = (
             None if adm is None else AdmissionGate(adm, build_limit(cfg), clock, self.stats)
         )
+        self.desk = ChallengeDesk(cfg.challenge, secret_of(cfg.challenge))
         self._rid_prefix = f"{os.urandom(4).hex()}{worker:x}-"
         self._rid_counter = 0
 
@@ -131,6 +138,30 @@ class EdgeContext:
                 ex.queued_s,
             )
         )
+
+    def record_slow(self, peer: Address, prefix: str, what: str) -> None:
+        """A connection dropped for holding on: a record for detection (low_and_slow)."""
+        facts = RequestFacts(
+            client=peer,
+            peer=peer,
+            prefix=prefix,
+            method="",
+            host="",
+            path="",
+            query="",
+            route="",
+            target="",  # no request: volume detectors skip it, low_and_slow counts it
+            query_shape="",
+            header_fp="",
+            user_agent="",
+            has_cookie=False,
+            has_auth=False,
+            klass=ClientClass.ANONYMOUS,
+            principal="",
+        )
+        wall = self.clock.wall()
+        rec = Record(facts, SLOW, 408, 0, 0, 0.0, 0.0, "", "", wall, f"slow: {what}")
+        self.recorder.record(rec)
 
     def next_request_id(self) -> str:
         self._rid_counter += 1

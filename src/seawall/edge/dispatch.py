@@ -10,6 +10,8 @@ import asyncio
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
+from seawall.core.challenge import PASS_PATH
+from seawall.core.decider import STRUCK_REASON
 from seawall.core.errors import ClientError
 from seawall.core.facts import RequestFacts, TlsFacts
 from seawall.core.verdict import Action
@@ -61,6 +63,9 @@ class ClientDispatch(ClientPlumbing):
                 task.add_done_callback(lambda t: self._after_introspection(t, ex))
                 return
             ex.facts = self.facts(ex)
+        if ex.facts.path == PASS_PATH:
+            self.answer_pass(ex)
+            return
         verdict = ctx.decider.decide(ex.facts, ex.t0)
         ex.verdict = verdict
         if verdict.action is Action.ALLOW or verdict.action is Action.CACHE:
@@ -129,9 +134,19 @@ class ClientDispatch(ClientPlumbing):
         up.send(b"".join(parts))
         self.resume_reading(2)
 
+    def answer_pass(self, ex: Exchange) -> None:
+        """A challenge's answer: checked here, never forwarded."""
+        assert ex.facts is not None
+        data, ex.verdict = self.ctx.desk.answer(ex, ex.facts, bool(self.tls.version))
+        self.write(data)
+        self.done(ex, ex.verdict.status != 303 or not ex.complete or ex.head.close)
+
     def refuse(self, ex: Exchange) -> None:
         v = ex.verdict
         assert v is not None
+        desk = self.ctx.desk
+        if v.reason is STRUCK_REASON:
+            desk.last_struck = ex.wall  # bots identified: relax the puzzle for the rest
         if v.close:
             ex.status = 444
             self.finish(ex)
@@ -140,8 +155,12 @@ class ClientDispatch(ClientPlumbing):
         ex.status = v.status
         close = not ex.complete or ex.head.close
         if v.action is Action.CHALLENGE:
-            msg = "a challenge is required before this request is served"
-        elif v.action is Action.THROTTLE:
+            assert ex.facts is not None
+            html = "text/html" in ex.head.headers.get("accept", "")
+            self.write(desk.refusal(ex, ex.facts, v, html, close))
+            self.done(ex, close)
+            return
+        if v.action is Action.THROTTLE:
             msg = "too many requests; retry later"
         else:
             msg = "request refused by policy"

@@ -35,10 +35,16 @@ def build_facts(
     route, target = ctx.router.match(path)
     klass, principal = ctx.classifier.classify(client, h, ex.wall)
     host = h.get("host", "").lower()
+    prefix = peer_prefix if client is peer else prefix_of(client)
+    ua = h.get("user-agent", "")
+    cookie = h.get("cookie")
+    passed = (
+        cookie is not None and ctx.desk is not None and ctx.desk.passed(cookie, prefix, ua, ex.wall)
+    )
     return RequestFacts(
         client=client,
         peer=peer,
-        prefix=peer_prefix if client is peer else prefix_of(client),
+        prefix=prefix,
         method=_METHODS.get(ex.method) or ex.method.decode("latin-1"),
         host=host.rsplit(":", 1)[0] if not host.endswith("]") else host,
         path=path,
@@ -47,12 +53,13 @@ def build_facts(
         target=target,
         query_shape=query_shape(query),
         header_fp=header_fingerprint([n for n, _ in ex.raw]),
-        user_agent=h.get("user-agent", ""),
-        has_cookie="cookie" in h,
+        user_agent=ua,
+        has_cookie=cookie is not None,
         has_auth="authorization" in h,
         klass=klass,
         principal=principal,
         tls=tls,
+        passed=passed,
     )
 
 

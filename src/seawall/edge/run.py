@@ -22,21 +22,53 @@ import uvloop
 from seawall.config.schema import Config
 from seawall.core.rules import Ruleset, RulesetDelta
 from seawall.edge.admin import make_app, start_admin
+from seawall.edge.passes import secret_of
 from seawall.edge.server import EdgeWorker, split_hostport
 from seawall.edge.shared_limits import SharedGcraTable
 from seawall.edge.stats import merge
 from seawall.runtime.clock import SystemClock
+from seawall.store.incidents import IncidentStore
 
 log = logging.getLogger("seawall.run")
 STATS_INTERVAL = 1.0
 _PR_SET_PDEATHSIG = 1
 
 
+def saver(store: IncidentStore) -> Callable[[dict[str, Any]], None]:
+    """Saves incident reports in a thread; a failed save is logged, never raised."""
+
+    def save(report: dict[str, Any]) -> None:
+        fut = asyncio.get_running_loop().run_in_executor(None, store.save, report)
+        fut.add_done_callback(_log_failure)
+
+    return save
+
+
+def _log_failure(fut: asyncio.Future[None]) -> None:
+    if not fut.cancelled() and fut.exception() is not None:
+        log.error("could not save an incident: %s", fut.exception())
+
+
 class LocalControl:
     """The admin API's view of a single in-process worker."""
 
-    def __init__(self, worker: EdgeWorker) -> None:
+    def __init__(self, worker: EdgeWorker, store: IncidentStore | None = None) -> None:
         self.worker = worker
+        self.store = store or IncidentStore("")
+
+    def incidents(self) -> list[dict[str, Any]]:
+        return self.store.list()
+
+    def incident(self, incident_id: str) -> dict[str, Any] | None:
+        return self.store.get(incident_id)
+
+    def suggestions(self) -> list[dict[str, Any]]:
+        d = self.worker.detection
+        return [] if d is None else d.suggestions()
+
+    def approve(self, rule_id: str) -> bool:
+        d = self.worker.detection
+        return d is not None and d.engine.approve(rule_id)
 
     def ruleset(self) -> Ruleset:
         return self.worker.ctx.decider.ruleset
@@ -66,14 +98,15 @@ async def serve_single(
     clock = SystemClock()
     stop = stop or asyncio.Event()
     _install_stop(stop)
-    worker = EdgeWorker(cfg, clock)
+    store = IncidentStore(cfg.store.path)
+    worker = EdgeWorker(cfg, clock, on_incident=saver(store))
     await worker.start()
     asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, worker.reopen_logs)
     runner = None
     if cfg.admin.listen:
         host, port = split_hostport(cfg.admin.listen)
         runner = await start_admin(
-            make_app(LocalControl(worker), cfg.admin.token, clock), host, port
+            make_app(LocalControl(worker, store), cfg.admin.token, clock), host, port
         )
     if on_ready is not None:
         on_ready(worker)
@@ -85,6 +118,7 @@ async def serve_single(
         await worker.stop()
         if runner is not None:
             await runner.cleanup()
+        store.close()
 
 
 # ---- several workers ---------------------------------------------------------------------------
@@ -93,7 +127,15 @@ async def serve_single(
 async def _worker_main(
     cfg: Config, index: int, pipe: mpc.Connection, shared: SharedGcraTable
 ) -> None:
-    worker = EdgeWorker(cfg, SystemClock(), index, reuse_port=True, shared=shared)
+    worker = EdgeWorker(
+        cfg,
+        SystemClock(),
+        index,
+        reuse_port=True,
+        shared=shared,
+        on_delta=lambda delta: pipe.send(("delta", delta)),
+        on_incident=lambda report: pipe.send(("incident", report)),
+    )
     await worker.start()
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -112,6 +154,8 @@ async def _worker_main(
             worker.apply(RulesetDelta(add=payload.rules, remove=tuple(r.id for r in current.rules)))
         elif kind == "apply":
             worker.apply(payload)
+        elif kind == "approve" and worker.detection is not None:
+            worker.detection.engine.approve(payload)
         elif kind == "drain":
             stop.set()
 
@@ -122,6 +166,8 @@ async def _worker_main(
         while True:
             await asyncio.sleep(STATS_INTERVAL)
             pipe.send(("stats", worker.ctx.stats.snapshot()))
+            if worker.detection is not None:
+                pipe.send(("suggestions", worker.detection.suggestions()))
 
     reporter = loop.create_task(report(), name=f"stats-{index}")
     await stop.wait()
@@ -158,6 +204,11 @@ class Supervisor:
     """Starts workers, forwards rule changes, sums their counters, restarts a crashed one."""
 
     def __init__(self, cfg: Config) -> None:
+        if not cfg.challenge.secret:  # one key for all workers, or passes fail across them
+            key = secret_of(cfg.challenge).decode()
+            cfg = cfg.model_copy(
+                update={"challenge": cfg.challenge.model_copy(update={"secret": key})}
+            )
         self.cfg = cfg
         self.clock = SystemClock()
         from seawall.config.build import build_ruleset  # noqa: PLC0415
@@ -166,6 +217,9 @@ class Supervisor:
         self.procs: dict[int, multiprocessing.process.BaseProcess] = {}
         self.pipes: dict[int, mpc.Connection] = {}
         self.snapshots: dict[int, dict[str, Any]] = {}
+        self.suggested: dict[int, list[dict[str, Any]]] = {}
+        self.store = IncidentStore(cfg.store.path)
+        self.save = saver(self.store)
         self.readiness: set[int] = set()
         self.stopping = False
         self._mp = multiprocessing.get_context("fork")  # workers inherit the shared table
@@ -186,6 +240,25 @@ class Supervisor:
 
     def stats(self) -> dict[str, Any]:
         return merge(list(self.snapshots.values()))
+
+    def incidents(self) -> list[dict[str, Any]]:
+        return self.store.list()
+
+    def incident(self, incident_id: str) -> dict[str, Any] | None:
+        return self.store.get(incident_id)
+
+    def suggestions(self) -> list[dict[str, Any]]:
+        """Each worker detects on its share of traffic; the same rule may come from several."""
+        merged = {s["id"]: s for found in self.suggested.values() for s in found}
+        return list(merged.values())
+
+    def approve(self, rule_id: str) -> bool:
+        if all(s["id"] != rule_id for s in self.suggestions()):
+            return False
+        for pipe in self.pipes.values():
+            with contextlib.suppress(OSError):
+                pipe.send(("approve", rule_id))
+        return True
 
     def ready(self) -> bool:
         return not self.stopping and len(self.readiness) == self.cfg.workers
@@ -216,6 +289,14 @@ class Supervisor:
             self.readiness.add(index)
         elif kind == "stats":
             self.snapshots[index] = payload
+        elif kind == "delta":
+            self.apply(payload)  # one worker saw it: every worker enforces it
+        elif kind == "incident":
+            payload["worker"] = index
+            payload["id"] = f"{payload['id']}-w{index}"
+            self.save(payload)
+        elif kind == "suggestions":
+            self.suggested[index] = payload
 
     def _on_exit(self, index: int) -> None:
         loop = asyncio.get_running_loop()
@@ -256,6 +337,7 @@ class Supervisor:
                 proc.kill()
         if runner is not None:
             await runner.cleanup()
+        self.store.close()
 
 
 async def serve_workers(cfg: Config, stop: asyncio.Event | None = None) -> None:

@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+from collections.abc import Callable
 
 from seawall.config.schema import Config
 from seawall.core.rules import RulesetDelta
+from seawall.detect.records import Load
 from seawall.edge.accesslog import AccessLog
 from seawall.edge.connection import ClientConnection
 from seawall.edge.context import EdgeContext
+from seawall.edge.detection import DetectionLoop, IncidentSink, engine_settings
 from seawall.edge.introspect import Introspector
 from seawall.edge.shared_limits import SharedGcraTable, shared_factory
 from seawall.edge.tls import server_context
@@ -36,9 +39,18 @@ class EdgeWorker:
         index: int = 0,
         reuse_port: bool = False,
         shared: SharedGcraTable | None = None,
+        on_delta: Callable[[RulesetDelta], None] | None = None,
+        on_incident: IncidentSink | None = None,
     ) -> None:
-        """`shared`: rate-limit state for the whole host, when several workers run."""
+        """`shared`: rate-limit state for the whole host, when several workers run.
+
+        `on_delta`: where detection's rule changes go (default: this worker's decider);
+        `on_incident`: where its incidents go (default: nowhere).
+        """
         self.cfg = cfg
+        self.on_delta = on_delta or self.apply
+        self.on_incident = on_incident
+        self.detection: DetectionLoop | None = None
         self.ctx = EdgeContext(cfg, clock, index, shared_factory(shared) if shared else None)
         self.reuse_port = reuse_port
         self.servers: list[asyncio.Server] = []
@@ -89,6 +101,14 @@ class EdgeWorker:
             self.servers.append(srv)
         self.tasks.append(loop.create_task(self._sweep(), name=f"sweeper-{ctx.worker}"))
         self.tasks.append(loop.create_task(ctx.recorder.run(), name=f"recorder-{ctx.worker}"))
+        if cfg.detection.enabled:
+            self.detection = DetectionLoop(
+                ctx, engine_settings(cfg), self.on_delta, self.on_incident
+            )
+            ctx.recorder.add_sink(self.detection)
+            self.tasks.append(
+                loop.create_task(self.detection.run(), name=f"detection-{ctx.worker}")
+            )
         log.info("worker %d listening on %s", ctx.worker, self.addresses)
 
     async def _sweep(self) -> None:
@@ -100,6 +120,9 @@ class EdgeWorker:
                 conn.check_timeouts(now)
             if ctx.admission is not None:
                 ctx.admission.tick()
+                core = ctx.admission.core
+                load = Load(core.queued, float(ctx.admission.limit.limit), core.inflight)
+                ctx.desk.pressure = load.pressure
             if ctx.cache is not None:
                 ctx.cache.tick()
             expired = ctx.decider.expired(now)

@@ -45,6 +45,7 @@ class LabSecrets:
     session: str = "lab-only-session-secret-not-for-production"  # signs session cookies
     app_jwt: str = "lab-only-api-jwt-secret-not-for-production"  # HS256 key of API tokens
     gateway: str = "lab-only-sms-gateway-secret"  # X-Gateway-Secret of /sms/inbound
+    challenge: str = "lab-only-challenge-pass-key-not-for-production"  # the edge's pass cookies
 
     def __post_init__(self) -> None:
         if len(self.session.encode()) < 32 or len(self.app_jwt.encode()) < 32:

@@ -142,4 +142,31 @@ def markdown_report(card: Mapping[str, Any], chart_name: str) -> str:
         f"![requests served per second per class]({chart_name})",
         "",
     ]
-    return "\n".join(lines)
+    return "\n".join(lines + _incidents(card.get("incidents", [])))
+
+
+def _incidents(incidents: list[dict[str, Any]]) -> list[str]:
+    """What the edge's own detection recorded: times, signatures, actions."""
+    if not incidents:
+        return []
+    out = ["## Incidents seawall recorded", ""]
+    for inc in incidents:
+        ttd, ttm = inc.get("time_to_detect_s"), inc.get("time_to_mitigate_s")
+        out.append(
+            f"- **{inc['id']}** ({inc['status']}): vectors {', '.join(inc['vectors'])}; "
+            f"targets {', '.join(inc['targets'][:5])}; detected after "
+            f"{'-' if ttd is None else f'{ttd:.1f} s'}, mitigated after "
+            f"{'never' if ttm is None else f'{ttm:.1f} s'}; peak {inc['peak_rps']:.0f} req/s "
+            f"from {inc['sources']['addresses']} addresses; leak after mitigation "
+            f"{_pct(inc['leak_after_mitigation'])}."
+        )
+        for sig in inc["signatures"]:
+            out.append(
+                f"  - signature `{sig['match']}`: covers {_pct(sig['coverage'])} of the attack, "
+                f"estimated collateral {sig['estimated_collateral']:.3%} of anonymous requests"
+            )
+        for act in inc["actions"]:
+            if act["action"] != "observe":
+                out.append(f"  - {act['action']} {act['step']} `{act['rule']}`: {act['reason']}")
+    out.append("")
+    return out

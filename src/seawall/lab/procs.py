@@ -31,11 +31,13 @@ import uvloop
 from seawall.lab.nginx import NginxProtection, RunningNginx
 from seawall.lab.origin import DEFAULT_SECRETS, LabSecrets, measure_capacity, start_origin
 from seawall.lab.wire import Presentation, Target
+from seawall.store.incidents import IncidentStore
 
 LOOPBACK = "127.0.0.1"
 PROTECTIONS = ("none", "nginx", "seawall")
 START_TIMEOUT_S = 30.0
 STOP_GRACE_S = 5.0
+INCIDENTS_DB = "incidents.db"
 
 
 class LabSetupError(RuntimeError):
@@ -112,6 +114,8 @@ def edge_config(
         "origins": [{"url": f"http://{LOOPBACK}:{origin_port}"}],
         "admin": {"listen": ""},
         "log": {"access_log": str(workdir / "access.log")},
+        "store": {"path": str(workdir / INCIDENTS_DB)},
+        "challenge": {"secret": secrets.challenge},
         "routes": [
             {"name": "profile", "pattern": "/users/{name}"},
             {"name": "post", "pattern": "/users/{name}/posts/{id}"},
@@ -173,7 +177,10 @@ def _spawn_edge(workdir: Path, config: dict[str, Any]) -> subprocess.Popen[bytes
 
 
 @contextlib.asynccontextmanager
-async def seawall_edge(origin_port: int, gateway: str) -> AsyncIterator[Target]:
+async def seawall_edge(
+    origin_port: int, gateway: str, incidents: list[dict[str, Any]] | None = None
+) -> AsyncIterator[Target]:
+    """The edge in its own process; once it stops, its incidents are read into `incidents`."""
     with tempfile.TemporaryDirectory(prefix="seawall-lab-") as tmp:
         workdir, port = Path(tmp), free_port()
         proc = _spawn_edge(workdir, edge_config(port, origin_port, gateway, workdir))
@@ -182,6 +189,10 @@ async def seawall_edge(origin_port: int, gateway: str) -> AsyncIterator[Target]:
             yield Target(LOOPBACK, port, Presentation.PROXY_V2)
         finally:
             _stop(proc)
+            if incidents is not None and (workdir / INCIDENTS_DB).exists():
+                store = IncidentStore(str(workdir / INCIDENTS_DB))
+                incidents.extend(store.get(i["id"]) or i for i in reversed(store.list()))
+                store.close()
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
@@ -195,8 +206,13 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 @contextlib.asynccontextmanager
-async def protection(name: str, origin_port: int, gateway: str) -> AsyncIterator[Target]:
-    """The target lab clients connect to, with `name` in front of the origin."""
+async def protection(
+    name: str, origin_port: int, gateway: str, incidents: list[dict[str, Any]] | None = None
+) -> AsyncIterator[Target]:
+    """The target lab clients connect to, with `name` in front of the origin.
+
+    seawall's incidents, as its store kept them, are added to `incidents` at the end.
+    """
     if name == "none":
         yield Target(LOOPBACK, origin_port, Presentation.REAL_IP_HEADER)
     elif name == "nginx":
@@ -206,7 +222,7 @@ async def protection(name: str, origin_port: int, gateway: str) -> AsyncIterator
         finally:
             await running.stop()
     elif name == "seawall":
-        async with seawall_edge(origin_port, gateway) as target:
+        async with seawall_edge(origin_port, gateway, incidents) as target:
             yield target
     else:
         raise ValueError(f"unknown protection {name!r}; known: {', '.join(PROTECTIONS)}")

@@ -172,7 +172,8 @@ async def run(
     try:
         on_ready(origin.capacity)
         drawn = lab_plan.draw_addresses(opts.scenario, opts.seed)
-        async with protection(opts.protection, origin.port, drawn.sms) as target:
+        incidents: list[dict[str, Any]] = []
+        async with protection(opts.protection, origin.port, drawn.sms, incidents) as target:
             plans = lab_plan.worker_plans(
                 opts, drawn, target, origin.capacity, time.time() + START_DELAY_S
             )
@@ -181,4 +182,6 @@ async def run(
     finally:
         with contextlib.suppress(Exception):
             await asyncio.to_thread(origin.stop)
-    return lab_plan.result(opts, c.card, c, drawn, origin.capacity)
+    res = lab_plan.result(opts, c.card, c, drawn, origin.capacity)
+    res["incidents"] = incidents
+    return res

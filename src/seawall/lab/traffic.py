@@ -19,11 +19,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import quote, urlsplit
 
+from seawall.core.challenge import PASS_PATH, solve
+from seawall.edge.challenge import parse_challenge
 from seawall.lab.client import Connection, RequestFailed, Response, request_head, retry_after_s
 from seawall.lab.scorecard import Attempt, ClientOutcome
 from seawall.lab.wire import Target
 
-CHALLENGE_MARK = b"a challenge is required"  # the edge's challenge answer (until PoW lands)
 HOST = "microblog.lab"
 CHROME_UA = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -142,6 +143,8 @@ class Client:
         while True:
             try:
                 r = await self._follow(method, path, headers, body)
+                if r.status == 403 and self.policy.solves_challenges:
+                    r = await self._solve(r, headers, tally)
             except TimeoutError:
                 self._drop()
                 return ClientOutcome.TIMEOUT
@@ -168,9 +171,9 @@ class Client:
             return None
         if 200 <= r.status < 400:
             return ClientOutcome.SUCCEEDED
-        if r.status == 403 and r.body.startswith(CHALLENGE_MARK):
+        if r.status == 403 and parse_challenge(r.body) is not None:
             tally.challenged = True
-            return ClientOutcome.CHALLENGED  # no proof-of-work offered yet: cannot solve
+            return ClientOutcome.CHALLENGED  # offered a puzzle it could not or would not solve
         if r.status == 403:
             return ClientOutcome.BLOCKED
         if r.status == 408 or r.status >= 500:
@@ -197,6 +200,17 @@ class Client:
             r = await self._send(method, path, headers, body)
             self._keep_cookies(r)
         return r
+
+    async def _solve(self, r: Response, headers: list[tuple[str, str]], tally: _Tally) -> Response:
+        """What the page's script does: find the nonce, present it, follow back with the pass."""
+        found = parse_challenge(r.body)
+        if found is None:
+            return r
+        tally.challenged = True
+        seed, bits, to = found
+        nonce = solve(seed, bits)  # real work, checked by the edge
+        query = f"seed={quote(seed)}&nonce={nonce}&to={quote(to)}"
+        return await self._follow("GET", f"{PASS_PATH}?{query}", headers, b"")
 
     def _drop(self) -> None:
         if self.conn is not None:

@@ -1,0 +1,1 @@
+"""Detection: pure, record in, signal out; windows, sketches, baselines and detectors."""

@@ -1,0 +1,1 @@
+"""Detectors, each named after the attack it catches; importing this registers them."""

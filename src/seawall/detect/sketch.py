@@ -1,0 +1,364 @@
+"""Fixed-memory stream summaries: heavy hitters, distinct counts, per-second rates.
+
+Pure and deterministic: no clocks (time is an argument), no I/O, no unseeded randomness,
+and no dependence on PYTHONHASHSEED in anything a result depends on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections import Counter
+from collections.abc import Collection, Hashable, Iterable, Mapping
+from heapq import heapify, heappush, heapreplace, nlargest
+from itertools import islice
+from operator import itemgetter
+from typing import Generic, TypeVar
+
+K = TypeVar("K", bound=Hashable)
+Item = int | str | bytes | bytearray | memoryview  # what a HyperLogLog counts
+
+_M64 = (1 << 64) - 1
+_GOLDEN = 0x9E3779B97F4A7C15
+_MIX1 = 0xBF58476D1CE4E5B9
+_MIX2 = 0x94D049BB133111EB
+_blake2b = hashlib.blake2b
+_from_bytes = int.from_bytes
+_count_at = itemgetter(1)
+
+
+class SpaceSaving(Generic[K]):
+    """Heavy hitters over a weighted stream in `k` counters (Metwally, Agrawal, El Abbadi 2005).
+
+    Guarantees, for positive weights and with `total` the stream's weight: every key whose
+    true weight exceeds total/k is monitored, and for a monitored key
+    ``count - error <= true <= count``. The counts of all monitored keys sum to `total`.
+    After ``decay(f)`` the same holds against the true weights multiplied by f.
+
+    Cost: O(1) for a monitored key (one dict update); O(log k) amortised for a new one.
+    The heap holds exactly one entry per key, a lower bound of its count (counts only
+    grow between heapifies); a stale minimum is refreshed when popped, which is paid for
+    by the increments that made it stale.
+    """
+
+    __slots__ = ("_counts", "_errors", "_heap", "_seq", "k", "total")
+
+    def __init__(self, k: int) -> None:
+        if k < 1:
+            raise ValueError("k must be at least 1")
+        self.k = k
+        self.total = 0.0
+        self._counts: dict[K, float] = {}
+        self._errors: dict[K, float] = {}
+        self._heap: list[tuple[float, int, K]] = []
+        self._seq = 0  # a tie-break, so keys themselves are never compared
+
+    def __len__(self) -> int:
+        return len(self._counts)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._counts
+
+    def add(self, key: K, weight: float = 1.0) -> None:
+        """Count `weight` (> 0) for `key`."""
+        if weight <= 0.0:
+            raise ValueError("weight must be positive")
+        self.total += weight
+        counts = self._counts
+        c = counts.get(key)
+        if c is None:
+            self._insert(((key, weight),))
+        else:
+            counts[key] = c + weight
+
+    def update(self, counts: Mapping[K, float]) -> None:
+        """Fold in an exact per-interval tally, such as a Counter; weights must be positive."""
+        if not counts:
+            return
+        if min(counts.values()) <= 0:
+            raise ValueError("weights must be positive")
+        self.total += sum(counts.values())
+        mine = self._counts
+        get = mine.get
+        new = []
+        for item in counts.items():
+            c = get(item[0])
+            if c is None:
+                new.append(item)
+            else:
+                mine[item[0]] = c + item[1]
+        if new:
+            # heaviest first: a key entering earlier inherits a smaller minimum as its error
+            new.sort(key=_count_at, reverse=True)
+            self._insert(new)
+
+    def _insert(self, items: Iterable[tuple[K, float]]) -> None:
+        """Monitor new keys: fill free counters, then each takes over the minimum's."""
+        counts, errors, heap, k = self._counts, self._errors, self._heap, self.k
+        seq = self._seq
+        for key, weight in items:
+            seq += 1
+            if len(counts) < k:
+                counts[key] = weight
+                errors[key] = 0.0
+                heappush(heap, (weight, seq, key))
+                continue
+            while True:
+                low, old, victim = heap[0]
+                now = counts[victim]
+                if now == low:
+                    break
+                heapreplace(heap, (now, old, victim))  # stale: refresh and look again
+            heapreplace(heap, (low + weight, seq, key))
+            del counts[victim], errors[victim]
+            counts[key] = low + weight
+            errors[key] = low
+        self._seq = seq
+
+    def decay(self, factor: float) -> None:
+        """Multiply every count, error and the total by `factor` in (0, 1]: O(k)."""
+        if not 0.0 < factor <= 1.0:
+            raise ValueError("factor must be in (0, 1]")
+        self.total *= factor
+        counts, errors = self._counts, self._errors
+        for key in counts:
+            counts[key] *= factor
+            errors[key] *= factor
+        # rebuilt rather than scaled: products of rounded floats must match the dict exactly
+        self._heap = [(counts[key], seq, key) for _, seq, key in self._heap]
+        heapify(self._heap)
+
+    def estimate(self, key: K) -> float:
+        """The key's count (an upper bound of its weight), or 0.0 when it is not monitored."""
+        return self._counts.get(key, 0.0)
+
+    def top(self, n: int) -> list[tuple[K, float, float]]:
+        """Up to `n` (key, count, error) by count, largest first."""
+        errors = self._errors
+        return [(k, c, errors[k]) for k, c in nlargest(n, self._counts.items(), key=_count_at)]
+
+
+def _hash64(value: Item) -> int:
+    """A stable 64-bit hash: splitmix64's finalizer for ints, BLAKE2b for text and bytes.
+
+    Values that are equal hash equal (True and 1 too), so a batch may be deduplicated.
+    """
+    if isinstance(value, int) and 0 <= value <= _M64:
+        z = (int(value) + _GOLDEN) & _M64
+        z = ((z ^ (z >> 30)) * _MIX1) & _M64
+        z = ((z ^ (z >> 27)) * _MIX2) & _M64
+        return z ^ (z >> 31)
+    if isinstance(value, str):
+        data: bytes | bytearray | memoryview = value.encode("utf-8", "surrogatepass")
+    elif isinstance(value, int):  # negatives and IPv6-sized ints
+        data = value.to_bytes(value.bit_length() // 8 + 1, "little", signed=True)
+    elif isinstance(value, bytes | bytearray | memoryview):
+        data = value
+    else:
+        raise TypeError(f"cannot hash {type(value).__name__} for a HyperLogLog")
+    return _from_bytes(_blake2b(data, digest_size=8).digest(), "little")
+
+
+class HyperLogLog:
+    """Distinct count in 2**p one-byte registers (Flajolet, Fusy, Gandouet, Meunier 2007).
+
+    Relative standard error 1.04/sqrt(2**p). Small cardinalities use linear counting
+    (while the raw estimate is at most 2.5*2**p and a register is still zero); the 64-bit
+    hash makes the large-range correction unnecessary. Just past the switch (2.5 to 3
+    times 2**p) the raw estimator reads about 1.7% high at p=12, inside its standard
+    error; HyperLogLog++'s empirical bias tables would remove that, and are not kept here.
+    Adding a value twice changes nothing, and ``a.merge(b)`` equals the sketch of the
+    union of both streams. Ints and text hash the same in every process and version.
+    """
+
+    __slots__ = ("_regs", "m", "p")
+
+    def __init__(self, p: int = 12) -> None:
+        if not 4 <= p <= 16:
+            raise ValueError("p must be in 4..16")
+        self.p = p
+        self.m = 1 << p
+        self._regs = bytearray(self.m)
+
+    @property
+    def registers(self) -> bytes:
+        return bytes(self._regs)
+
+    def add(self, value: Item) -> None:
+        if type(value) is int and 0 <= value <= _M64:  # _hash64 inline: the common case
+            z = (value + _GOLDEN) & _M64
+            z = ((z ^ (z >> 30)) * _MIX1) & _M64
+            z = ((z ^ (z >> 27)) * _MIX2) & _M64
+            h = z ^ (z >> 31)
+        else:
+            h = _hash64(value)
+        width = 64 - self.p
+        rank = width + 1 - (h & ((1 << width) - 1)).bit_length()
+        j = h >> width
+        if rank > self._regs[j]:  # noqa: PLR1730 (a compare is cheaper than max())
+            self._regs[j] = rank
+
+    def add_many(self, values: Iterable[Item]) -> None:
+        """Add every value; duplicates in the batch are dropped first (at C speed)."""
+        seq = values if isinstance(values, Collection) else list(values)
+        try:
+            # dict, not set: it keeps the batch's order, so the loop reads memory in order
+            distinct: Iterable[Item] = dict.fromkeys(seq)
+        except TypeError:  # bytearray and memoryview are unhashable
+            distinct = seq
+        regs, width, hash64 = self._regs, 64 - self.p, _hash64
+        low, top = (1 << width) - 1, width + 1
+        m64, golden, mix1, mix2 = _M64, _GOLDEN, _MIX1, _MIX2
+        blake2b, from_bytes = _blake2b, _from_bytes
+        for v in distinct:
+            if type(v) is int and 0 <= v <= m64:  # splitmix64 inline: the common case
+                z = (v + golden) & m64
+                z = ((z ^ (z >> 30)) * mix1) & m64
+                z = ((z ^ (z >> 27)) * mix2) & m64
+                h = z ^ (z >> 31)
+            elif type(v) is str:
+                h = from_bytes(
+                    blake2b(v.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "little"
+                )
+            else:
+                h = hash64(v)
+            rank = top - (h & low).bit_length()
+            j = h >> width
+            if rank > regs[j]:  # noqa: PLR1730 (a compare is cheaper than max())
+                regs[j] = rank
+
+    def count(self) -> float:
+        m = self.m
+        regs = self._regs
+        z = 0.0
+        for r in range(max(regs) + 1):
+            z += regs.count(r) * 2.0**-r
+        if m == 16:
+            alpha = 0.673
+        elif m == 32:
+            alpha = 0.697
+        elif m == 64:
+            alpha = 0.709
+        else:
+            alpha = 0.7213 / (1.0 + 1.079 / m)
+        estimate = alpha * m * m / z
+        zeros = regs.count(0)
+        if estimate <= 2.5 * m and zeros:
+            return m * math.log(m / zeros)
+        return estimate
+
+    def merge(self, other: HyperLogLog) -> None:
+        """Fold `other` in: afterwards this sketch counts the union of both streams."""
+        if other.p != self.p:
+            raise ValueError(f"cannot merge p={other.p} into p={self.p}")
+        self._regs = bytearray(map(max, self._regs, other._regs))
+
+
+class RateWindow:
+    """Per-second weights over the last `n` whole seconds, in a ring of n + 1 buckets.
+
+    Second s is the interval [s, s + 1); a time t belongs to second int(t). At `now` the
+    whole seconds are those before int(now): the current second is still filling, so it
+    is kept but never reported. Buckets are zeroed lazily when time moves forward (a jump
+    of more than n seconds clears the ring at once); weight for a second that has already
+    left the ring is counted in `dropped` and otherwise ignored.
+    """
+
+    __slots__ = ("_buf", "_head", "_size", "_zeros", "dropped", "n")
+
+    def __init__(self, n: int) -> None:
+        if n < 1:
+            raise ValueError("n must be at least 1")
+        self.n = n
+        self._size = n + 1
+        self._zeros = [0.0] * self._size
+        self._buf = [0.0] * self._size
+        self._head = -(1 << 62)  # the newest second seen: "long ago" before the first add
+        self.dropped = 0.0
+
+    def add(self, t: float, weight: float = 1.0) -> None:
+        s = int(t)
+        head = self._head
+        if s > head:
+            buf, size = self._buf, self._size
+            if s - head >= size:
+                buf[:] = self._zeros
+            else:
+                for i in range(head + 1, s + 1):
+                    buf[i % size] = 0.0
+            self._head = s
+        elif s <= head - self._size:
+            self.dropped += weight
+            return
+        self._buf[s % self._size] += weight
+
+    def rate(self, now: float, seconds: int = 1) -> float:
+        """Mean weight per second over the whole seconds int(now) - seconds .. int(now) - 1."""
+        if not 1 <= seconds <= self.n:
+            raise ValueError(f"seconds must be in 1..{self.n}")
+        end = int(now)
+        head, size, buf = self._head, self._size, self._buf
+        total = 0.0
+        for s in range(max(end - seconds, head - size + 1), min(end, head + 1)):
+            total += buf[s % size]
+        return total / seconds
+
+    def series(self, now: float) -> list[float]:
+        """The weights of the n whole seconds before int(now), oldest first."""
+        end = int(now)
+        head, size, buf = self._head, self._size, self._buf
+        return [buf[s % size] if head - size < s <= head else 0.0 for s in range(end - self.n, end)]
+
+
+class BoundedCounter(Generic[K]):
+    """An exact tally for one interval, capped at `cap` keys.
+
+    When an update leaves more than `cap` keys, only the `cap // 2` largest stay and the
+    rest of the weight moves to `other`. So ``sum(kept) + other == total`` always, each
+    kept count is a lower bound, a key's count falls short of its true count by at most
+    `other`, and therefore every key whose true count exceeds `other` is kept.
+    """
+
+    __slots__ = ("_c", "cap", "other", "total")
+
+    def __init__(self, cap: int) -> None:
+        if cap < 2:
+            raise ValueError("cap must be at least 2")
+        self.cap = cap
+        self._c: Counter[K] = Counter()
+        self.other = 0
+        self.total = 0
+
+    def __len__(self) -> int:
+        return len(self._c)
+
+    def get(self, key: K) -> int:
+        return self._c.get(key, 0)
+
+    def update(self, keys: Iterable[K]) -> None:
+        """Count each key once per occurrence; at most `cap` new keys are held at a time."""
+        it = iter(keys)
+        c, cap = self._c, self.cap
+        while chunk := list(islice(it, cap)):
+            c.update(chunk)  # C-level counting
+            self.total += len(chunk)
+            if len(c) > cap:
+                self._trim()
+
+    def _trim(self) -> None:
+        c = self._c  # in place: update() holds a reference
+        kept = dict(c.most_common(self.cap // 2))
+        self.other += c.total() - sum(kept.values())
+        c.clear()
+        c.update(kept)
+
+    def items(self) -> list[tuple[K, int]]:
+        return list(self._c.items())
+
+    def most_common(self, n: int) -> list[tuple[K, int]]:
+        return self._c.most_common(n)
+
+    def clear(self) -> None:
+        self._c.clear()
+        self.other = 0
+        self.total = 0

@@ -1,0 +1,141 @@
+"""Detection in a worker: records from the recorder into the engine, its output onwards.
+
+The engine is the same one offline analysis and the lab use. Here it is fed by the
+recorder (a sink: records arrive in batches, off the hot path) and ticked on the
+monotonic clock, with the admission layer's load as origin-side context. What it decides
+goes to `on_delta` (the decider in a single process, the supervisor with several
+workers, which forwards to all of them within a second), and each changed incident goes
+to `on_incident` (the store).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from seawall.config.schema import Config
+from seawall.core.errors import ConfigError
+from seawall.core.record import Record
+from seawall.core.rules import RulesetDelta
+from seawall.detect.engine import DetectionEngine, EngineSettings
+from seawall.detect.policy import Mode, PolicySettings
+from seawall.detect.records import Load
+from seawall.detect.signals import REGISTRY
+from seawall.edge.context import EdgeContext
+
+log = logging.getLogger("seawall.detect")
+
+IncidentSink = Callable[[dict[str, Any]], None]
+
+
+def engine_settings(cfg: Config) -> EngineSettings:
+    """The engine's settings from the configuration, with unknown detectors named."""
+    d = cfg.detection
+    unknown = sorted((set(d.detectors) | set(d.disabled) | set(d.family_modes)) - set(REGISTRY))
+    if unknown:
+        known = ", ".join(sorted(REGISTRY))
+        raise ConfigError("detection", f"unknown detector(s) {unknown}; known: {known}")
+    chosen = {n: dict(d.detectors.get(n, {})) for n in REGISTRY if n not in d.disabled}
+    for name, options in chosen.items():
+        try:
+            REGISTRY[name](options)
+        except ValueError as exc:
+            raise ConfigError(f"detection.detectors.{name}", str(exc)) from None
+    policy = PolicySettings(
+        mode=Mode(d.mode),
+        family_modes={k: Mode(v) for k, v in d.family_modes.items()},
+        block_collateral=d.block_collateral,
+        block_confidence=d.block_confidence,
+        challenge_collateral=d.challenge_collateral,
+        throttle_collateral=d.throttle_collateral,
+        ttl=d.rule_ttl,
+        hold=d.hold,
+        escalate_after=d.escalate_after,
+        throttle_rate=d.throttle_rate,
+        throttle_burst=d.throttle_burst,
+        strikes=d.strikes,
+        strike_window=d.strike_window,
+        max_rules=d.max_rules,
+    )
+    return EngineSettings(
+        interval=d.interval,
+        max_records=d.max_records,
+        detectors=chosen,
+        policy=policy,
+        half_life=d.half_life,
+        window_seconds=d.window,
+        login_routes=tuple(d.login_routes),
+        quiet=d.quiet,
+    )
+
+
+class DetectionLoop:
+    """A record sink that feeds the engine, and the task that ticks it."""
+
+    name = "detection"
+
+    def __init__(
+        self,
+        ctx: EdgeContext,
+        settings: EngineSettings,
+        on_delta: Callable[[RulesetDelta], None],
+        on_incident: IncidentSink | None = None,
+    ) -> None:
+        self.ctx = ctx
+        self.engine = DetectionEngine(settings)
+        self.on_delta = on_delta
+        self.on_incident = on_incident
+        self._shed_seen = 0
+
+    def consume(self, records: list[Record]) -> None:
+        self.engine.observe_many(records)
+
+    def close(self) -> None:
+        """Nothing to flush: rules expire by themselves, incidents are saved as they change."""
+
+    def load(self) -> Load:
+        gate = self.ctx.admission
+        shed_total = sum(self.ctx.stats.shed.values())
+        shed, self._shed_seen = shed_total - self._shed_seen, shed_total
+        if gate is None:
+            return Load(shed=shed)
+        return Load(gate.core.queued, float(gate.limit.limit), gate.core.inflight, shed)
+
+    def tick(self) -> None:
+        ctx = self.ctx
+        ctx.recorder.drain()  # the interval's records, all of them
+        res = self.engine.tick(ctx.clock.monotonic(), self.load(), ctx.clock.wall())
+        for e in res.events:
+            log.info("rule %s: %s %s: %s", e.rule_id, e.verb, e.step, e.reason)
+        if res.delta.add or res.delta.remove:
+            self.on_delta(res.delta)
+        stats = ctx.stats.gauges
+        stats["detection_rules"] = len(self.engine.policy.active)
+        stats["detection_sampled_out"] = self.engine.sampled_out
+        stats["detection_incident_open"] = int(self.engine.book.current is not None)
+        for inc in (res.closed, res.incident):
+            if inc is not None and self.on_incident is not None:
+                self.on_incident(inc.to_dict())
+
+    async def run(self) -> None:
+        interval = self.engine.settings.interval
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                self.tick()
+            except Exception:  # detection failing must never take the edge down
+                log.exception("a detection tick failed; the edge goes on without it")
+
+    def suggestions(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "id": a.rule_id,
+                "step": a.step.label,
+                "match": a.signature.describe(),
+                "estimated_collateral": a.signature.collateral,
+                "reason": a.signal.describe(),
+            }
+            for a in self.engine.policy.pending()
+        ]

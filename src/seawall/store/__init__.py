@@ -1,0 +1,1 @@
+"""Where incidents, rules and audit records are kept: SQLite (the embedded default)."""

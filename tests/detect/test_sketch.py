@@ -1,0 +1,350 @@
+"""Sketches against exact answers on seeded random streams.
+
+Each property is checked on several seeds of a zipf-like stream (a few heavy keys and a
+long tail), the shape attack traffic has, and on the edges: gaps, jumps, late data.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import subprocess
+import sys
+from collections import Counter
+
+import pytest
+
+from seawall.detect.sketch import BoundedCounter, HyperLogLog, RateWindow, SpaceSaving, _hash64
+
+
+def zipf_stream(seed: int, n: int, universe: int = 5000, s: float = 1.1) -> list[int]:
+    rng = random.Random(seed)
+    weights = [1.0 / (i + 1) ** s for i in range(universe)]
+    return rng.choices(range(universe), weights=weights, k=n)
+
+
+def check_space_saving(ss: SpaceSaving[int], exact: dict[int, float]) -> None:
+    """The guarantees: bounds on every monitored key, and every heavy hitter monitored."""
+    total = sum(exact.values())
+    assert ss.total == pytest.approx(total)
+    assert len(ss) <= ss.k
+    top = ss.top(ss.k)
+    assert sum(c for _, c, _ in top) == pytest.approx(total)  # the counts partition the total
+    for key, count, error in top:
+        true = exact.get(key, 0.0)
+        assert count - error <= true + 1e-6
+        assert true <= count + 1e-6
+    for key, true in exact.items():
+        if true > total / ss.k:
+            assert key in ss, key
+
+
+# -- SpaceSaving -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.parametrize("k", [10, 100])
+def test_space_saving_bounds_and_heavy_hitters_on_zipf(seed: int, k: int) -> None:
+    stream = zipf_stream(seed, 20_000)
+    ss: SpaceSaving[int] = SpaceSaving(k)
+    for key in stream:
+        ss.add(key)
+    check_space_saving(ss, {key: float(n) for key, n in Counter(stream).items()})
+    assert len(ss._heap) == len(ss)  # one heap entry per key: fixed memory
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_space_saving_weighted_adds(seed: int) -> None:
+    rng = random.Random(seed)
+    ss: SpaceSaving[int] = SpaceSaving(32)
+    exact: Counter[int] = Counter()
+    for key in zipf_stream(seed, 5000, universe=2000):
+        w = rng.choice([0.5, 1.0, 3.0, 10.0])
+        ss.add(key, w)
+        exact[key] += w  # type: ignore[assignment]
+    check_space_saving(ss, dict(exact))
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_space_saving_update_folds_interval_counters(seed: int) -> None:
+    stream = zipf_stream(seed, 30_000)
+    ss: SpaceSaving[int] = SpaceSaving(50)
+    for i in range(0, len(stream), 1000):  # one exact Counter per interval
+        ss.update(Counter(stream[i : i + 1000]))
+    check_space_saving(ss, {key: float(n) for key, n in Counter(stream).items()})
+    assert len(ss._heap) == len(ss)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_space_saving_decay_keeps_the_bounds_against_decayed_truth(seed: int) -> None:
+    stream = zipf_stream(seed, 12_000, universe=1000)
+    ss: SpaceSaving[int] = SpaceSaving(40)
+    exact: dict[int, float] = {}
+    for i in range(0, len(stream), 2000):
+        interval = Counter(stream[i : i + 2000])
+        ss.update(interval)
+        for key, n in interval.items():
+            exact[key] = exact.get(key, 0.0) + n
+        ss.decay(0.5)
+        exact = {key: v * 0.5 for key, v in exact.items()}
+    check_space_saving(ss, exact)
+    # after decay, a new key still evicts the true minimum
+    ss.add(-1, 1e6)
+    assert ss.top(1)[0][0] == -1
+
+
+def test_space_saving_a_recent_heavy_hitter_displaces_an_old_one_after_decay() -> None:
+    ss: SpaceSaving[str] = SpaceSaving(4)
+    ss.update({"old": 1000.0, "a": 1.0, "b": 1.0, "c": 1.0})
+    for _ in range(10):
+        ss.decay(0.5)  # old: ~1
+        ss.update({"new": 50.0})
+    assert ss.top(1)[0][0] == "new"
+
+
+def test_space_saving_transcript() -> None:
+    ss: SpaceSaving[str] = SpaceSaving(2)
+    ss.add("a", 3)
+    ss.add("b")
+    ss.add("c")  # evicts b (1): c = 1 + 1, error 1
+    assert ss.top(5) == [("a", 3.0, 0.0), ("c", 2.0, 1.0)]
+    assert ss.estimate("b") == 0.0
+    assert ss.estimate("c") == 2.0
+    ss.add("a")
+    ss.add("d", 0.5)  # evicts c (2): d = 2.5, error 2
+    assert ss.top(1) == [("a", 4.0, 0.0)]
+    assert ss.top(5)[1] == ("d", 2.5, 2.0)
+    assert ss.total == 6.5
+
+
+def test_space_saving_rejects_bad_input() -> None:
+    with pytest.raises(ValueError):
+        SpaceSaving(0)
+    ss: SpaceSaving[str] = SpaceSaving(3)
+    with pytest.raises(ValueError):
+        ss.add("a", 0.0)
+    with pytest.raises(ValueError):
+        ss.update({"a": 1.0, "b": -1.0})
+    with pytest.raises(ValueError):
+        ss.decay(0.0)
+    ss.update({})
+    assert ss.total == 0.0
+    assert len(ss) == 0
+
+
+# -- HyperLogLog -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("p", [10, 12, 14])
+@pytest.mark.parametrize("n", [10, 1000, 100_000])
+def test_hll_relative_error_within_three_standard_errors(p: int, n: int) -> None:
+    rng = random.Random(n * 31 + p)
+    base = rng.randrange(1 << 32)
+    values = [base + i for i in range(n)]  # consecutive ints: the hash must mix them
+    h = HyperLogLog(p)
+    h.add_many(values + values[: n // 2])  # repeats change nothing
+    se = 1.04 / math.sqrt(1 << p)
+    assert abs(h.count() - n) / n <= 3 * se
+
+
+@pytest.mark.parametrize("n", [10, 1000, 100_000])
+def test_hll_strings(n: int) -> None:
+    h = HyperLogLog(12)
+    h.add_many(f"10.{i >> 16}.{(i >> 8) & 255}.{i & 255}" for i in range(n))
+    assert abs(h.count() - n) / n <= 3 * 1.04 / 64
+
+
+def test_hll_add_and_add_many_agree_for_every_type() -> None:
+    values: list[int | str | bytes] = [0, 1, 2**64 - 1, 2**64, 2**127 + 5, -3, True, "é", b"x"]
+    values += list(range(1000)) + [str(i) for i in range(1000)]
+    one, many = HyperLogLog(8), HyperLogLog(8)
+    for v in values:
+        one.add(v)
+    many.add_many(iter(values))  # an iterator, not a collection
+    assert one.registers == many.registers
+    unhashable = HyperLogLog(8)
+    unhashable.add_many([bytearray(b"x"), memoryview(b"x")])
+    single = HyperLogLog(8)
+    single.add(b"x")
+    assert unhashable.registers == single.registers
+
+
+def test_hll_merge_equals_the_union() -> None:
+    rng = random.Random(7)
+    a_vals = [rng.randrange(10**9) for _ in range(5000)]
+    b_vals = [rng.randrange(10**9) for _ in range(5000)] + a_vals[:1000]
+    a, b, union = HyperLogLog(11), HyperLogLog(11), HyperLogLog(11)
+    a.add_many(a_vals)
+    b.add_many(b_vals)
+    union.add_many(a_vals + b_vals)
+    a.merge(b)
+    assert a.registers == union.registers
+    assert a.count() == union.count()
+    with pytest.raises(ValueError):
+        a.merge(HyperLogLog(12))
+
+
+def test_hll_is_stable_across_processes() -> None:
+    # pinned values: a change here breaks sketches persisted or merged across versions
+    assert _hash64(1) == 10451216379200822465
+    assert _hash64("abc") == 6455300059550759896
+    code = (
+        "from seawall.detect.sketch import HyperLogLog\n"
+        "h = HyperLogLog(6); h.add_many(['a', 'b', 1, 2**70, b'c']); print(h.registers.hex())"
+    )
+    outs = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in ("1", "2")
+    }
+    assert len(outs) == 1
+
+
+def test_hll_edges() -> None:
+    assert HyperLogLog().count() == 0.0
+    assert len(HyperLogLog(4).registers) == 16
+    with pytest.raises(ValueError):
+        HyperLogLog(3)
+    with pytest.raises(ValueError):
+        HyperLogLog(17)
+    with pytest.raises(TypeError):
+        HyperLogLog().add(1.5)  # type: ignore[arg-type]
+    h = HyperLogLog(4)
+    h.add_many(range(100_000))  # saturated small sketch: the raw estimate, finite
+    assert math.isfinite(h.count())
+
+
+# -- RateWindow --------------------------------------------------------------------------
+
+
+def test_rate_window_transcript() -> None:
+    w = RateWindow(3)
+    w.add(100.2)
+    w.add(100.9, 2.0)
+    w.add(101.5, 4.0)
+    assert w.rate(101.0) == 3.0  # second 100 is whole at 101.0
+    assert w.rate(101.9) == 3.0  # second 101 is still filling
+    assert w.rate(102.0) == 4.0
+    assert w.rate(102.0, 2) == 3.5
+    assert w.series(102.0) == [0.0, 3.0, 4.0]
+    w.add(103.0)  # second 102 had nothing
+    assert w.series(104.0) == [4.0, 0.0, 1.0]
+    w.add(105.0, 5.0)  # a gap of two seconds: second 104 is empty
+    assert w.series(106.0) == [1.0, 0.0, 5.0]
+    assert w.rate(106.0, 3) == 2.0
+
+
+def test_rate_window_jump_longer_than_the_window_clears_it() -> None:
+    w = RateWindow(4)
+    for t in range(10, 15):
+        w.add(t, 10.0)
+    w.add(1000.5)
+    assert w.series(1001.0) == [0.0, 0.0, 0.0, 1.0]
+    assert w.rate(1001.0, 4) == 0.25
+    assert w.rate(1500.0, 4) == 0.0  # far ahead: everything has left the window
+
+
+def test_rate_window_late_weight_is_dropped_and_counted() -> None:
+    w = RateWindow(2)
+    w.add(50.0)
+    w.add(47.0, 3.0)  # second 47 left the ring (seconds 48..50)
+    w.add(48.0, 2.0)  # still held
+    assert w.dropped == 3.0
+    assert w.series(50.0) == [2.0, 0.0]
+    assert w.rate(49.0) == 2.0  # reading the past is fine while it is held
+
+
+def test_rate_window_before_any_add_and_bad_arguments() -> None:
+    w = RateWindow(5)
+    assert w.rate(10.0, 5) == 0.0
+    assert w.series(10.0) == [0.0] * 5
+    with pytest.raises(ValueError):
+        w.rate(10.0, 6)
+    with pytest.raises(ValueError):
+        w.rate(10.0, 0)
+    with pytest.raises(ValueError):
+        RateWindow(0)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_rate_window_matches_an_exact_model(seed: int) -> None:
+    rng = random.Random(seed)
+    n = 8
+    w = RateWindow(n)
+    events: list[tuple[int, float]] = []  # what the window should hold
+    head = -(10**9)
+    t = 1000.0
+    for _ in range(3000):
+        t += rng.choice([0.0, 0.1, 0.4, 1.0, 2.5, 3.0 * n]) if rng.random() < 0.9 else 0.0
+        late = t - rng.choice([0.0, 0.0, 1.0, 5.0, 12.0])  # some late data
+        weight = rng.choice([1.0, 2.0, 0.5])
+        if int(late) > head - (n + 1):
+            events.append((int(late), weight))
+            head = max(head, int(late))
+            events = [(s, wt) for s, wt in events if s > head - (n + 1)]
+        w.add(late, weight)
+        now = t + rng.choice([0.0, 0.5, 1.0, 3.0])
+        if int(now) >= head:  # read at or after the newest second
+            seconds = rng.randint(1, n)
+            end = int(now)
+            exact = sum(wt for s, wt in events if end - seconds <= s < end)
+            assert w.rate(now, seconds) == pytest.approx(exact / seconds)
+            exact_series = [sum(wt for s, wt in events if s == x) for x in range(end - n, end)]
+            assert w.series(now) == pytest.approx(exact_series)
+
+
+# -- BoundedCounter ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_bounded_counter_cap_and_mass_conservation(seed: int) -> None:
+    stream = zipf_stream(seed, 50_000, universe=20_000)
+    bc: BoundedCounter[int] = BoundedCounter(200)
+    exact = Counter(stream)
+    for i in range(0, len(stream), 3000):
+        bc.update(stream[i : i + 3000])
+        assert len(bc) <= bc.cap
+    assert bc.total == len(stream)
+    assert sum(n for _, n in bc.items()) + bc.other == bc.total
+    assert bc.other > 0
+    for key, n in bc.items():
+        assert exact[key] - bc.other <= n <= exact[key]
+    for key, true in exact.items():
+        if true > bc.other:
+            assert bc.get(key) > 0, key
+    assert bc.most_common(1)[0][0] == exact.most_common(1)[0][0]
+
+
+def test_bounded_counter_transcript() -> None:
+    bc: BoundedCounter[str] = BoundedCounter(4)
+    bc.update("aaab")
+    assert bc.items() == [("a", 3), ("b", 1)]
+    bc.update("cde")  # five keys: keep the top two (a, then b by first seen)
+    assert len(bc) == 2
+    assert bc.most_common(2) == [("a", 3), ("b", 1)]
+    assert (bc.other, bc.total) == (3, 7)
+    bc.clear()
+    assert (len(bc), bc.other, bc.total) == (0, 0, 0)
+    with pytest.raises(ValueError):
+        BoundedCounter(1)
+
+
+def test_bounded_counter_holds_the_cap_within_one_large_update() -> None:
+    bc: BoundedCounter[int] = BoundedCounter(100)
+    sizes = []
+
+    def keys() -> object:
+        for i in range(10_000):
+            sizes.append(len(bc))
+            yield i
+
+    bc.update(keys())  # type: ignore[arg-type]
+    assert max(sizes) <= bc.cap
+    assert bc.total == 10_000
+    assert sum(n for _, n in bc.items()) + bc.other == 10_000
