@@ -192,3 +192,20 @@ def test_records_a_rule_decided_come_back_as_its_hits() -> None:
     (active,) = run.engine.policy.active.values()
     assert active.hits == 9 * 400 and active.good == 0
     assert active.step.label == Action.BLOCK.label
+
+
+def test_the_engine_counts_sources_for_the_signals_it_acts_on() -> None:
+    site = Site()
+    bots = site.wave("bots", 60, 62, 3000, 500)
+    run = Run(site, DetectionEngine())
+    run.run(62)
+    (rid,) = {rule for _, rule, _ in applied(run)}
+    inc = run.engine.book.current
+    assert inc is not None
+    (summary,) = inc.signatures.values()
+    assert summary["rule"] == rid
+    found = [s for res in run.results for s in res.signals if s.detector == "http_flood"]
+    assert found and all(s.sources == 0 for s in found)  # detectors leave it to the engine
+    acted = run.engine.policy.active[rid].signal
+    # every bot address, plus the few people who visited that page in the same second
+    assert len(set(bots.sources)) <= acted.sources <= len(set(bots.sources)) + 5

@@ -69,7 +69,7 @@ def test_http_flood_on_one_target() -> None:
         baseline=sig.baseline,
         score=sig.score,
         confidence=1.0,  # ratio 200, z ~ 199: certain
-        sources=50,
+        sources=0,  # the engine counts sources, for the signals it acts on
         evidence=(("ratio", "200.0"),),
     )
     assert abs(sig.baseline - 2.0) < 1e-6
@@ -112,7 +112,7 @@ def test_a_flood_spread_over_many_targets_is_site_wide() -> None:
     recs = [record(target=f"/t{i % 40}", client=f"10.0.{i % 200}.1") for i in range(600)]
     d.observe(slice_of(recs, 60.0), warm(b))
     (sig,) = d.tick(61.0)
-    assert (sig.detector, sig.scope, sig.rate, sig.sources) == ("http_flood", (), 600.0, 200)
+    assert (sig.detector, sig.scope, sig.rate, sig.sources) == ("http_flood", (), 600.0, 0)
     assert sig.describe() == "http_flood on site: 600/s against 100.0/s"
 
 
@@ -180,7 +180,7 @@ def test_login_abuse_on_posts_to_the_login_route() -> None:
     (sig,) = d.tick(61.0)
     assert sig.detector == sig.vector == "login_abuse"
     assert sig.scope == (("route", "login"), ("method", "POST"))
-    assert (sig.rate, sig.baseline, sig.sources) == (40.0, 0.0, 40)
+    assert (sig.rate, sig.baseline, sig.sources) == (40.0, 0.0, 0)
     assert sig.describe() == "login_abuse on route=login, method=POST: 40/s against 0.0/s"
 
 
@@ -211,7 +211,7 @@ def test_cache_bust_on_distinct_queries() -> None:
         0.0,
         0.0,
         1.0,
-        30,
+        0,  # sources: the engine's count
         (("distinct_queries", "1.00"),),
     )
 

@@ -197,3 +197,39 @@ def test_supervisor_reads_ready_and_stats_messages_from_worker_pipes(
         assert not sup.ready()
 
     asyncio.run(main())
+
+
+def test_supervisor_spreads_detection_to_every_worker_and_keeps_incidents(
+    pipes: list[tuple[Any, Any]], tmp_path: Any
+) -> None:
+    """A worker's rules reach all workers; its incidents and suggestions reach the API."""
+    sup = Supervisor(config(workers=2, store={"path": str(tmp_path / "inc.db")}))
+    assert len(sup.cfg.challenge.secret) >= 32  # one pass key for every worker, made once
+    (p0, c0), (p1, c1) = pipe(pipes), pipe(pipes)
+    sup.pipes = {0: p0, 1: p1}
+    delta = RulesetDelta(add=(BLOCK_X,))
+    report = {"id": "inc-1-1", "start": 1.0, "end": None, "status": "open", "vectors": ["x"]}
+    suggestion = {"id": "auto-abc", "step": "block", "match": "header_fp=f"}
+
+    async def main() -> None:
+        c1.send(("delta", delta))
+        c1.send(("incident", report))
+        c0.send(("suggestions", [suggestion]))
+        for index in (1, 1, 0):
+            assert sup.pipes[index].poll(5)
+            sup._on_message(index)
+        await asyncio.sleep(0.2)  # the save runs in a thread
+
+    asyncio.run(main())
+    assert [r.id for r in sup.ruleset().rules] == ["static", "x"]
+    for child in (c0, c1):  # the worker that found it is told too, like every other
+        assert child.poll(5) and child.recv() == ("apply", delta)
+    (saved,) = sup.incidents()
+    assert saved["id"] == "inc-1-1-w1" and saved["worker"] == 1
+    assert sup.incident("inc-1-1-w1") == saved
+    assert sup.suggestions() == [suggestion]
+    assert sup.approve("auto-nope") is False
+    assert sup.approve("auto-abc") is True
+    for child in (c0, c1):
+        assert child.poll(5) and child.recv() == ("approve", "auto-abc")
+    sup.store.close()

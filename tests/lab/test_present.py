@@ -154,3 +154,37 @@ def test_markdown_report_has_a_row_per_class_the_attack_and_the_chart() -> None:
     assert "4457 reached the origin (leak 5.0%). Time to mitigate: never." in md
     assert "Origin: 90787 requests, peak 88% busy, 831 answered 5xx." in md
     assert md.rstrip().endswith("(cyxymu-2009-nginx.svg)")
+
+
+def test_markdown_report_lists_the_incidents_the_edge_recorded() -> None:
+    c = card("seawall", 0.0, seed=7, duration_s=75.0)
+    sig = {"match": "header_fp=91ba", "coverage": 0.998, "estimated_collateral": 0.0}
+    crowd = {**sig, "match": "target=/users/x", "separable": False}
+    c["incidents"] = [
+        {
+            "id": "inc-1-1",
+            "status": "closed",
+            "vectors": ["fingerprint_surge", "http_flood"],
+            "targets": ["/users/cyxymu"],
+            "time_to_detect_s": 1.004,
+            "time_to_mitigate_s": None,
+            "peak_rps": 8235.8,
+            "sources": {"addresses": 40213},
+            "leak_after_mitigation": 0.0025,
+            "signatures": [{**sig, "separable": True}, crowd],
+            "actions": [
+                {"action": "observe", "step": "observe", "rule": "auto-b", "reason": "a crowd"},
+                {"action": "apply", "step": "block", "rule": "auto-a", "reason": "bots"},
+            ],
+        }
+    ]
+    md = markdown_report(c, "x.svg")
+    assert "## Incidents seawall recorded" in md
+    assert (
+        "- **inc-1-1** (closed): vectors fingerprint_surge, http_flood; targets /users/cyxymu; "
+        "detected after 1.0 s, mitigated after never; peak 8236 req/s from 40213 addresses; "
+        "leak after mitigation 0.2%."
+    ) in md
+    assert "signature `header_fp=91ba`: covers 99.8% of the attack" in md
+    assert "target=/users/x" not in md  # observed, never a rule: not listed as a signature
+    assert "  - apply block `auto-a`: bots" in md and "auto-b" not in md

@@ -16,7 +16,7 @@ from __future__ import annotations
 import random
 from collections import Counter, OrderedDict, deque
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import seawall.detect.detectors.behaviour
 import seawall.detect.detectors.volume  # noqa: F401  (registers the volume detectors)
@@ -168,7 +168,8 @@ class DetectionEngine:
         renew: set[str] = set()
         baseline: tuple[list[View], list[float]] | None = None
         facts, auto, records = s.facts, s.auto, s.records
-        for sig in signals:
+        for found_sig in signals:
+            sig = found_sig
             if not (sig.actionable and sig.mitigable):
                 continue
             scoped = [i for i in s.members(sig.scope) if facts[i].klass is ANONYMOUS]
@@ -179,6 +180,8 @@ class DetectionEngine:
                 continue  # the rules in place already take (nearly) all of it
             if self._unseparable.get(sig.key, -1e18) > s.start - REBUILD_S:
                 continue
+            if not sig.sources:  # counted here, only for what may become a rule
+                sig = replace(sig, sources=len({facts[i].client.value for i in scoped}))
             if len(fresh) > ATTACK_SAMPLE:
                 fresh = self.rng.sample(fresh, ATTACK_SAMPLE)
             if baseline is None:

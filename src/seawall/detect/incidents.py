@@ -15,6 +15,7 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from seawall.core.net import Address
 from seawall.detect.policy import ActionEvent
 from seawall.detect.records import Slice
 from seawall.detect.signals import Signal
@@ -116,6 +117,7 @@ def signature_summary(rule: str, signal: Signal, sig: Signature) -> dict[str, An
             }
             for c in sig.conditions
         ],
+        "separable": sig.separable,  # False: told apart only by where it goes (a crowd)
         "coverage": round(sig.coverage, 4),
         "estimated_collateral": round(sig.collateral, 5),
         "collateral_by_class": {k: round(v, 5) for k, v in sig.by_class},
@@ -196,7 +198,7 @@ class IncidentBook:
         if inc.mitigated is not None:
             inc.leaked += sum(1 for i in extra if records[i].origin_time > 0) * w
         inc.addresses.add_many(facts[i].client.value for i in matched)
-        inc.prefixes.add_many(facts[i].prefix for i in matched)
+        inc.prefixes.add_many(_prefix_key(facts[i].client) for i in matched)
         inc.top_prefixes.update(Counter(facts[i].prefix for i in matched))
         rate = len(matched) * w / s.seconds
         inc.peak_rps = max(inc.peak_rps, rate)
@@ -207,3 +209,8 @@ class IncidentBook:
         self.closed.append(inc)
         del self.closed[: -self.keep]
         self.current = None
+
+
+def _prefix_key(a: Address) -> int:
+    """The /24 or /48 as an integer: cheaper to hash than its text, the same count."""
+    return (a.value >> 80) | (1 << 48) if a.v6 else a.value >> 8

@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from seawall.detect.records import Slice, View, is_auto, view_of
+from seawall.detect.records import Slice, View, view_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +43,7 @@ class BaselineWindow:
 
     def add(self, s: Slice) -> None:
         """Sample one interval's records that no automatic rule decided."""
-        kept = [f for r, f in zip(s.records, s.facts, strict=True) if not is_auto(r)]
+        kept = [f for f, auto in zip(s.facts, s.auto, strict=True) if not auto]
         real = len(kept) * s.weight
         if len(kept) > self.per_second:
             kept = self.rng.sample(kept, self.per_second)

@@ -161,6 +161,8 @@ def _incidents(incidents: list[dict[str, Any]]) -> list[str]:
             f"{_pct(inc['leak_after_mitigation'])}."
         )
         for sig in inc["signatures"]:
+            if not sig.get("separable", True):
+                continue  # where it went, not who sent it: observed, never a rule
             out.append(
                 f"  - signature `{sig['match']}`: covers {_pct(sig['coverage'])} of the attack, "
                 f"estimated collateral {sig['estimated_collateral']:.3%} of anonymous requests"

@@ -81,14 +81,9 @@ class _Surge(DetectorBase):
             mean,
             round(z, 2),
             confidence(ratio, z, o["z"]),
-            _sources(s, scope),
+            0,  # distinct sources: counted by the engine for the signals it acts on
             (("ratio", f"{ratio:.1f}"),),
         )
-
-
-def _sources(s: Slice, scope: Scope) -> int:
-    facts = s.facts
-    return len({facts[i].client.value for i in s.members(scope)})
 
 
 @register
@@ -188,7 +183,7 @@ class CacheBust(DetectorBase):
                     0.0,
                     0.0,
                     round(min(1.0, share), 3),
-                    _sources(s, scope),
+                    0,  # distinct sources: counted by the engine for the signals it acts on
                     (("distinct_queries", f"{share:.2f}"),),
                 )
             )
