@@ -130,10 +130,12 @@ def config_check(path: str) -> None:
     cfg = _load(path, {})
     from seawall.config.identity import build_classifier  # noqa: PLC0415
     from seawall.core.routes import Router, RouteSpec  # noqa: PLC0415
+    from seawall.edge.run import preflight  # noqa: PLC0415
     from seawall.edge.tls import server_context  # noqa: PLC0415
 
     try:  # deeper checks than the schema: files, keys, certificates, route templates
         build_classifier(cfg)
+        preflight(cfg)
         Router([RouteSpec(r.name, r.pattern, r.target) for r in cfg.routes])
         for i, listener in enumerate(cfg.listeners):
             server_context(listener, i)

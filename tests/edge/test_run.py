@@ -208,7 +208,7 @@ def test_supervisor_spreads_detection_to_every_worker_and_keeps_incidents(
     (p0, c0), (p1, c1) = pipe(pipes), pipe(pipes)
     sup.pipes = {0: p0, 1: p1}
     delta = RulesetDelta(add=(BLOCK_X,))
-    report = {"id": "inc-1-1", "start": 1.0, "end": None, "status": "open", "vectors": ["x"]}
+    report = {"id": "inc-1-1", "start": 1.0, "detected": 2.0, "end": None, "vectors": ["x"]}
     suggestion = {"id": "auto-abc", "step": "block", "match": "header_fp=f"}
 
     async def main() -> None:
@@ -224,9 +224,10 @@ def test_supervisor_spreads_detection_to_every_worker_and_keeps_incidents(
     assert [r.id for r in sup.ruleset().rules] == ["static", "x"]
     for child in (c0, c1):  # the worker that found it is told too, like every other
         assert child.poll(5) and child.recv() == ("apply", delta)
-    (saved,) = sup.incidents()
-    assert saved["id"] == "inc-1-1-w1" and saved["worker"] == 1
-    assert sup.incident("inc-1-1-w1") == saved
+    (saved,) = sup.incidents()  # the host's incident, from worker 1's share so far
+    assert saved["id"] == "inc-1-1-host" and saved["workers"] == [1]
+    assert saved["vectors"] == ["x"] and saved["time_to_detect_s"] == 1.0
+    assert sup.incident("inc-1-1-host") == {**saved, "timeline": []}  # in full, by id
     assert sup.suggestions() == [suggestion]
     assert sup.approve("auto-nope") is False
     assert sup.approve("auto-abc") is True

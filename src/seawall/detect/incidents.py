@@ -51,7 +51,10 @@ class Incident:
     def open(self) -> bool:
         return self.end is None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, sketches: bool = False) -> dict[str, Any]:
+        """The report; `sketches` adds the source sketches' registers (hex) so another
+        process can merge this with other workers' shares of the same attack."""
+
         def r(x: float | None) -> float | None:
             return None if x is None else round(x, 3)
 
@@ -84,7 +87,16 @@ class Incident:
             "attack_requests": round(self.matched),
             "leak_after_mitigation": round(self.leaked / self.matched, 4) if self.matched else 0.0,
             "timeline": [[round(t, 1), round(a, 1), round(b, 1)] for t, a, b in self.timeline],
-        }
+        } | (
+            {
+                "sketches": {
+                    "addresses": self.addresses.registers.hex(),
+                    "prefixes": self.prefixes.registers.hex(),
+                }
+            }
+            if sketches
+            else {}
+        )
 
 
 def _action(a: ActionEvent) -> dict[str, Any]:

@@ -184,6 +184,16 @@ class HyperLogLog:
     def registers(self) -> bytes:
         return bytes(self._regs)
 
+    @classmethod
+    def from_registers(cls, data: bytes) -> HyperLogLog:
+        """The sketch whose registers are `data` (another process's, to merge with)."""
+        p = len(data).bit_length() - 1
+        if len(data) != 1 << p or not 4 <= p <= 16:
+            raise ValueError(f"{len(data)} registers is not 2**p for p in 4..16")
+        h = cls(p)
+        h._regs[:] = data
+        return h
+
     def add(self, value: Item) -> None:
         if type(value) is int and 0 <= value <= _M64:  # _hash64 inline: the common case
             z = (value + _GOLDEN) & _M64

@@ -82,8 +82,11 @@ class DetectionLoop:
         settings: EngineSettings,
         on_delta: Callable[[RulesetDelta], None],
         on_incident: IncidentSink | None = None,
+        sketches: bool = False,
     ) -> None:
+        """`sketches`: reports carry their source sketches, for a supervisor to merge."""
         self.ctx = ctx
+        self.sketches = sketches
         self.engine = DetectionEngine(settings)
         self.on_delta = on_delta
         self.on_incident = on_incident
@@ -117,7 +120,7 @@ class DetectionLoop:
         stats["detection_incident_open"] = int(self.engine.book.current is not None)
         for inc in (res.closed, res.incident):
             if inc is not None and self.on_incident is not None:
-                self.on_incident(inc.to_dict())
+                self.on_incident(inc.to_dict(self.sketches))
 
     async def run(self) -> None:
         interval = self.engine.settings.interval

@@ -15,13 +15,18 @@ import multiprocessing.connection as mpc
 import os
 import signal
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import uvloop
 
 from seawall.config.schema import Config
+from seawall.core.challenge import ChallengeKeys
+from seawall.core.errors import ConfigError
 from seawall.core.rules import Ruleset, RulesetDelta
 from seawall.edge.admin import make_app, start_admin
+from seawall.edge.detection import engine_settings
+from seawall.edge.incidents import HostIncidents
 from seawall.edge.passes import secret_of
 from seawall.edge.server import EdgeWorker, split_hostport
 from seawall.edge.shared_limits import SharedGcraTable
@@ -135,6 +140,7 @@ async def _worker_main(
         shared=shared,
         on_delta=lambda delta: pipe.send(("delta", delta)),
         on_incident=lambda report: pipe.send(("incident", report)),
+        incident_sketches=True,
     )
     await worker.start()
     loop = asyncio.get_running_loop()
@@ -220,6 +226,7 @@ class Supervisor:
         self.suggested: dict[int, list[dict[str, Any]]] = {}
         self.store = IncidentStore(cfg.store.path)
         self.save = saver(self.store)
+        self.host_incidents = HostIncidents(cfg.detection.quiet)
         self.readiness: set[int] = set()
         self.stopping = False
         self._mp = multiprocessing.get_context("fork")  # workers inherit the shared table
@@ -293,8 +300,7 @@ class Supervisor:
             self.apply(payload)  # one worker saw it: every worker enforces it
         elif kind == "incident":
             payload["worker"] = index
-            payload["id"] = f"{payload['id']}-w{index}"
-            self.save(payload)
+            self.save(self.host_incidents.fold(index, payload))
         elif kind == "suggestions":
             self.suggested[index] = payload
 
@@ -346,8 +352,23 @@ async def serve_workers(cfg: Config, stop: asyncio.Event | None = None) -> None:
     await Supervisor(cfg).run(stop)
 
 
+def preflight(cfg: Config) -> None:
+    """Checks that need more than the schema, before any worker starts (a worker that
+    failed on them would be restarted forever): detectors and their options, the pass
+    key, the store's directory. Raises ConfigError naming the key."""
+    if cfg.detection.enabled:
+        engine_settings(cfg)
+    c = cfg.challenge
+    if c.secret:
+        ChallengeKeys(c.secret.encode(), c.previous_secret.encode())
+    if cfg.store.path and not Path(cfg.store.path).resolve().parent.is_dir():
+        parent = Path(cfg.store.path).resolve().parent
+        raise ConfigError("store.path", f"directory {parent} does not exist")
+
+
 def run_edge(cfg: Config) -> None:
     """Blocking entry point for `seawall edge`."""
+    preflight(cfg)
     if cfg.workers == 1:
         uvloop.run(serve_single(cfg))
     else:

@@ -41,15 +41,18 @@ class EdgeWorker:
         shared: SharedGcraTable | None = None,
         on_delta: Callable[[RulesetDelta], None] | None = None,
         on_incident: IncidentSink | None = None,
+        incident_sketches: bool = False,
     ) -> None:
         """`shared`: rate-limit state for the whole host, when several workers run.
 
         `on_delta`: where detection's rule changes go (default: this worker's decider);
-        `on_incident`: where its incidents go (default: nowhere).
+        `on_incident`: where its incidents go (default: nowhere), with their source
+        sketches when `incident_sketches` (a supervisor merges the workers' shares).
         """
         self.cfg = cfg
         self.on_delta = on_delta or self.apply
         self.on_incident = on_incident
+        self.incident_sketches = incident_sketches
         self.detection: DetectionLoop | None = None
         self.ctx = EdgeContext(cfg, clock, index, shared_factory(shared) if shared else None)
         self.reuse_port = reuse_port
@@ -103,7 +106,11 @@ class EdgeWorker:
         self.tasks.append(loop.create_task(ctx.recorder.run(), name=f"recorder-{ctx.worker}"))
         if cfg.detection.enabled:
             self.detection = DetectionLoop(
-                ctx, engine_settings(cfg), self.on_delta, self.on_incident
+                ctx,
+                engine_settings(cfg),
+                self.on_delta,
+                self.on_incident,
+                self.incident_sketches,
             )
             ctx.recorder.add_sink(self.detection)
             self.tasks.append(
