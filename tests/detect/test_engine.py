@@ -209,3 +209,16 @@ def test_the_engine_counts_sources_for_the_signals_it_acts_on() -> None:
     acted = run.engine.policy.active[rid].signal
     # every bot address, plus the few people who visited that page in the same second
     assert len(set(bots.sources)) <= acted.sources <= len(set(bots.sources)) + 5
+
+
+def test_a_blocked_flood_is_not_learned_as_normal() -> None:
+    site = Site()
+    site.wave("bots", 60, 90, 3000, 5000)
+    run = Run(site, DetectionEngine())
+    run.run(95)
+    host = run.engine.baselines.stat(("host", "example.org"), 95.0)
+    site_wide = run.engine.baselines.stat(("global", ""), 95.0)
+    assert host is not None and site_wide is not None
+    # people come at 120/s; only the flood's first second, before its rule, is learned
+    # (~ +30/s over 95 s); 29 s more of 3,000 blocked bots/s would have made it ~1,000
+    assert 100 < host.mean < 200 and 100 < site_wide.mean < 200

@@ -134,3 +134,15 @@ def test_load_pressure(load: Load, pressure: float) -> None:
 )
 def test_is_auto(rule_id: str, action: Action, auto: bool) -> None:
     assert is_auto(record(action=action, rule_id=rule_id)) is auto
+
+
+def test_clean_rates_leave_out_what_automatic_rules_decided() -> None:
+    blocked = [
+        record(make_facts(target="/x"), action=Action.BLOCK, rule_id="auto-1") for _ in range(8)
+    ]
+    by_operator = [record(make_facts(target="/x"), action=Action.BLOCK, rule_id="mine")]
+    people = [record(make_facts(target="/x")), record(make_facts(target="/y"))]
+    s = Slice(blocked + by_operator + people, start=0.0, seconds=2.0)
+    assert s.rates("target") == {"/x": 5.0, "/y": 0.5}  # everything that came
+    # what baselines learn: the operator's own blocks count, the engine's do not
+    assert s.clean_rates("target") == {"/x": 1.0, "/y": 0.5}

@@ -155,10 +155,12 @@ class DetectionEngine:
         return self.window.span >= self.settings.warmup
 
     def _learn(self, s: Slice) -> None:
+        """Baselines learn what no automatic rule decided: the attack is not normal."""
         b, t = self.baselines, s.start
-        b.observe(("global", ""), s.total / s.seconds, t)
+        clean = s.weight * (len(s.auto) - sum(s.auto)) / s.seconds
+        b.observe(("global", ""), clean, t)
         for dim in LEARNED:
-            b.observe_many({(dim, k): r for k, r in s.rates(dim).items()}, t)
+            b.observe_many({(dim, k): r for k, r in s.clean_rates(dim).items()}, t)
 
     def _signatures(
         self, s: Slice, signals: list[Signal]
