@@ -7,14 +7,22 @@ go straight into the Decider, so the outcomes show who was let through.
 
 from __future__ import annotations
 
-import pytest
+from typing import Any
 
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from detectrecords import record
 from detectsite import FAMOUS, Run, Site
+from seawall.core.facts import ClientClass
 from seawall.core.verdict import Action
 from seawall.detect.engine import DetectionEngine, EngineSettings, TickResult
 from seawall.detect.policy import Mode, PolicySettings
 from seawall.detect.records import NO_LOAD, Load
 from seawall.detect.signals import REGISTRY
+
+from corefacts import make_facts
 
 PEOPLE = ("person", "user", "api_app")
 
@@ -222,3 +230,46 @@ def test_a_blocked_flood_is_not_learned_as_normal() -> None:
     # people come at 120/s; only the flood's first second, before its rule, is learned
     # (~ +30/s over 95 s); 29 s more of 3,000 blocked bots/s would have made it ~1,000
     assert 100 < host.mean < 200 and 100 < site_wide.mean < 200
+
+
+_TEXT = st.text(max_size=40)
+_FACTS = st.builds(
+    make_facts,
+    client=st.sampled_from(["192.0.2.1", "198.51.100.7", "2001:db8::1", "203.0.113.9"]),
+    method=st.sampled_from(["GET", "POST", "", "BREW"]),
+    path=_TEXT,
+    query=_TEXT,
+    route=_TEXT,
+    target=_TEXT,
+    query_shape=_TEXT,
+    header_fp=_TEXT,
+    user_agent=_TEXT,
+    klass=st.sampled_from(list(ClientClass)),
+    passed=st.booleans(),
+)
+_RECORDS = st.lists(
+    st.builds(
+        record,
+        _FACTS,
+        action=st.sampled_from(list(Action)),
+        rule_id=st.sampled_from(["", "auto-x", "auto-", "mine"]),
+        status=st.integers(0, 999),
+        origin_time=st.floats(0, 60),
+        error=st.sampled_from(["", "slow: head", "shed: queue_full"]),
+    ),
+    max_size=300,
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_RECORDS, min_size=1, max_size=12))
+def test_any_records_in_any_order_never_break_the_engine(seconds: list[list[Any]]) -> None:
+    """Whatever the edge or a log hands over, a tick returns and rules stay well formed."""
+    engine = DetectionEngine(EngineSettings(warmup=0.0, window_lag=0.0, max_records=100))
+    for t, batch in enumerate(seconds):
+        engine.observe_many(batch)
+        res = engine.tick(float(t + 1))
+        for rule in res.delta.add:
+            assert rule.id.startswith("auto-") and rule.expires is not None
+            assert rule.match.classes == frozenset({ClientClass.ANONYMOUS})
+    assert engine.observed == sum(len(b) for b in seconds)

@@ -167,6 +167,25 @@ def test_a_wrong_nonce_is_unsolved_and_earns_nothing() -> None:
 
 
 @pytest.mark.parametrize(
+    "query",
+    [
+        "&".join(f"f{i}=1" for i in range(50)),  # more fields than an answer has
+        "seed=%ff%fe&nonce=%00&to=%0d%0aSet-Cookie:x",
+        "seed=" + "a" * 4_000,  # long, within the URL limit
+        "nonce=1&nonce=2&seed=&seed=x",
+        "",
+    ],
+    ids=["many-fields", "control-bytes", "long-seed", "repeated", "empty"],
+)
+def test_a_hostile_answer_is_refused_and_the_edge_goes_on(query: str) -> None:
+    with Edge(config=CONFIG) as e:
+        resp, body = _ask(e.port, _req(f"/.seawall/pass?{query}"))
+        assert resp.status_code == 403 and b"malformed" in body
+        assert header(resp, "set-cookie") is None
+        assert _ask(e.port, _req("/"))[0].status_code == 403  # still answering: the page
+
+
+@pytest.mark.parametrize(
     "hostile", ["//evil.example/", "http://evil", "https://evil.example/x", "/\\evil", "/a\tb"]
 )
 def test_a_hostile_return_path_sends_the_client_home(hostile: str) -> None:

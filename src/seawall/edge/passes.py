@@ -94,7 +94,10 @@ class ChallengeDesk:
 
     def answer(self, ex: Exchange, f: RequestFacts, secure: bool) -> tuple[bytes, Verdict]:
         """GET /.seawall/pass?seed=..&nonce=..&to=..: a pass and a 303, or a 403 saying why."""
-        q = parse_qs(f.query[:_MAX_QUERY], max_num_fields=8)
+        try:
+            q = parse_qs(f.query[:_MAX_QUERY], max_num_fields=8)
+        except ValueError:  # more fields than an answer has: not one
+            q = {}
         seed, nonce = q.get("seed", [""])[0], q.get("nonce", [""])[0]
         to = safe_path(q.get("to", ["/"])[0])
         try:
