@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from seawall.detect.baseline import Baselines
-from seawall.detect.sketch import BoundedCounter, HyperLogLog, RateWindow, SpaceSaving
+from seawall.detect.sketch import HyperLogLog, SpaceSaving
 
 
 def zipf_keys(rng: random.Random, n: int, universe: int) -> list[int]:
@@ -41,7 +41,6 @@ class Inputs:
     ints: list[int]  # distinct IPv4-sized ints
     strs: list[str]  # distinct prefixes as text
     rates: list[dict[int, float]]  # one second's rates for 1000 keys, per second
-    times: list[float]  # a millisecond apart
     rounds: int  # how often the intervals are folded
 
 
@@ -58,9 +57,8 @@ def inputs(scale: float) -> Inputs:
         ],
         ints=ints,
         strs=[f"2001:db8:{i:x}::/48" for i in ints[: n // 2]],
-        rates=[dict(second) for _ in range(int(50 * scale))],
-        times=[t * 0.001 for t in range(n)],
-        rounds=int(10 * scale),
+        rates=[dict(second) for _ in range(max(1, int(50 * scale)))],
+        rounds=max(1, int(10 * scale)),
     )
 
 
@@ -89,12 +87,6 @@ def baselines(d: Inputs) -> None:
         b.observe_many(rates, float(t))
 
 
-def rate_window(d: Inputs) -> None:
-    add = RateWindow(60).add
-    for t in d.times:
-        add(t)
-
-
 def cases(d: Inputs) -> list[tuple[str, str, int, Callable[[], None]]]:
     n, updates = len(d.keys), d.rounds * len(d.intervals)
     return [
@@ -118,13 +110,6 @@ def cases(d: Inputs) -> list[tuple[str, str, int, Callable[[], None]]]:
         ),
         ("Baselines.observe_many (1000 keys)", "call", len(d.rates), lambda: baselines(d)),
         ("Baselines.observe_many, per key", "key", len(d.rates) * 1000, lambda: baselines(d)),
-        ("RateWindow.add (n=60)", "add", n, lambda: rate_window(d)),
-        (
-            "BoundedCounter.update (cap 10k, zipf)",
-            "key",
-            n,
-            lambda: BoundedCounter[int](10_000).update(d.keys),
-        ),
     ]
 
 

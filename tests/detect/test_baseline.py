@@ -168,17 +168,6 @@ def test_freeze_without_observations_does_not_decay_until_thaw() -> None:
     assert b.stat("new", 4.0) == Stat(0.0, 0.0, 0)  # held, but learned nothing yet
 
 
-def test_warm_overall_and_per_key() -> None:
-    b = Baselines(min_samples=30)
-    assert not b.warm(0.0)
-    b.observe("a", 1.0, 1000.0)
-    assert not b.warm(1028.9)
-    assert b.warm(1029.0)  # seconds 1000..1029
-    assert not b.warm(1029.0, key="a")
-    assert b.warm(1030.0, key="a")  # 1 observed + 29 quiet seconds learned
-    assert not b.warm(1030.0, key="never")
-
-
 def test_stat_is_a_frozen_slotted_record_and_arguments_are_checked() -> None:
     st = Stat(1.0, 2.0, 3)
     with pytest.raises(dataclasses.FrozenInstanceError):

@@ -38,8 +38,8 @@ def site(target: str, rate: float) -> dict[tuple[str, object], float]:
     return {("target", target): rate, ("global", ""): rate}
 
 
-def warm(b: Baselines | None = None, **extras: object) -> Context:
-    return Context(Baselines() if b is None else b, warm=True, extras=dict(extras))
+def warm(b: Baselines | None = None, login_routes: tuple[str, ...] = ("login",)) -> Context:
+    return Context(Baselines() if b is None else b, warm=True, login_routes=login_routes)
 
 
 def test_confidence() -> None:

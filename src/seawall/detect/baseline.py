@@ -57,30 +57,24 @@ class Baselines:
         "_a",
         "_b",
         "_batch",
-        "_first",
         "_states",
         "_young",
         "evictions",
         "half_life",
         "max_keys",
-        "min_samples",
     )
 
-    def __init__(
-        self, half_life: float = 300.0, max_keys: int = 100_000, min_samples: int = 30
-    ) -> None:
+    def __init__(self, half_life: float = 300.0, max_keys: int = 100_000) -> None:
         if half_life <= 0:
             raise ValueError("half_life must be positive")
         if max_keys < 1:
             raise ValueError("max_keys must be at least 1")
         self.half_life = half_life
         self.max_keys = max_keys
-        self.min_samples = min_samples
         self._b = 2.0 ** (-1.0 / half_life)
         self._a = 1.0 - self._b
         self._young = float(int(1.0 / self._a))  # samples averaged with equal weight
         self._states: dict[Hashable, list[float]] = {}
-        self._first: float | None = None
         self.evictions = 0
         # evicting in batches keeps the scan past the dict's leading holes O(1) amortised
         self._batch = max(1, max_keys // 64)
@@ -96,8 +90,6 @@ class Baselines:
         self._observe(rates.items(), now)
 
     def _observe(self, items: Iterable[tuple[Hashable, float]], now: float) -> None:
-        if self._first is None:
-            self._first = now
         states, a = self._states, self._a
         for key, x in items:
             st = states.pop(key, None)
@@ -189,12 +181,3 @@ class Baselines:
     def frozen(self, key: Hashable, now: float) -> bool:
         st = self._states.get(key)
         return st is not None and st[_UNTIL] > now
-
-    def warm(self, now: float, key: Hashable | None = None) -> bool:
-        """Whether learning has covered `min_samples` seconds: overall, or for `key`."""
-        if key is not None:
-            got = self._decayed(key, now)
-            return got is not None and got[2] >= self.min_samples
-        if self._first is None:
-            return False
-        return int(now) - int(self._first) + 1 >= self.min_samples

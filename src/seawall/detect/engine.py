@@ -134,8 +134,7 @@ class DetectionEngine:
         self._buf, self._seen = [], 0
         self.observed += seen
         s = Slice(buf, start, now - start, seen / len(buf) if buf else 1.0)
-        extras: dict[str, object] = {"login_routes": self.settings.login_routes}
-        ctx = Context(self.baselines, load, self._warm(), extras)
+        ctx = Context(self.baselines, load, self._warm(), self.settings.login_routes)
         signals: list[Signal] = []
         for d in self.detectors:
             d.observe(s, ctx)
@@ -165,37 +164,47 @@ class DetectionEngine:
     def _signatures(
         self, s: Slice, signals: list[Signal]
     ) -> tuple[dict[str, tuple[Signal, signatures.Signature]], set[str]]:
-        """A signature per attack signal whose records no automatic rule decides yet."""
+        """A signature per attack signal whose records no automatic rule decides yet, and
+        the rules that decided this interval's attack records (so it is still on)."""
         found: dict[str, tuple[Signal, signatures.Signature]] = {}
         renew: set[str] = set()
-        baseline: tuple[list[View], list[float]] | None = None
-        facts, auto, records = s.facts, s.auto, s.records
-        for found_sig in signals:
-            sig = found_sig
-            if not (sig.actionable and sig.mitigable):
-                continue
-            scoped = [i for i in s.members(sig.scope) if facts[i].klass is ANONYMOUS]
-            decided = {records[i].verdict.rule_id for i in scoped if auto[i]}
-            renew.update(decided)
-            fresh = [facts[i] for i in scoped if not auto[i]]
-            if not fresh or (decided and len(fresh) < 0.2 * len(scoped)):
-                continue  # the rules in place already take (nearly) all of it
-            if self._unseparable.get(sig.key, -1e18) > s.start - REBUILD_S:
-                continue
-            if not sig.sources:  # counted here, only for what may become a rule
-                sig = replace(sig, sources=len({facts[i].client.value for i in scoped}))
-            if len(fresh) > ATTACK_SAMPLE:
-                fresh = self.rng.sample(fresh, ATTACK_SAMPLE)
-            if baseline is None:
-                baseline = self.window.pairs()
-            share = 1.0 - sig.baseline / sig.rate if sig.rate > 0 else 1.0
-            made = signatures.build([view_of(f) for f in fresh], *baseline, attack_share=share)
-            found.setdefault(rule_id(made), (sig, made))
-            if not made.separable:
-                self._unseparable[sig.key] = s.start
+        baseline: list[tuple[list[View], list[float]]] = []  # the window, read once if needed
+        for sig in signals:
+            if sig.actionable and sig.mitigable:
+                made = self._signature(s, sig, renew, baseline)
+                if made is not None:
+                    found.setdefault(rule_id(made[1]), made)
         if len(self._unseparable) > MAX_UNSEPARABLE:
             self._unseparable.clear()
         return found, renew
+
+    def _signature(
+        self,
+        s: Slice,
+        sig: Signal,
+        renew: set[str],
+        baseline: list[tuple[list[View], list[float]]],
+    ) -> tuple[Signal, signatures.Signature] | None:
+        facts, auto, records = s.facts, s.auto, s.records
+        scoped = [i for i in s.members(sig.scope) if facts[i].klass is ANONYMOUS]
+        decided = {records[i].verdict.rule_id for i in scoped if auto[i]}
+        renew.update(decided)
+        fresh = [facts[i] for i in scoped if not auto[i]]
+        if not fresh or (decided and len(fresh) < 0.2 * len(scoped)):
+            return None  # the rules in place already take (nearly) all of it
+        if self._unseparable.get(sig.key, -1e18) > s.start - REBUILD_S:
+            return None
+        if not sig.sources:  # counted here, only for what may become a rule
+            sig = replace(sig, sources=len({facts[i].client.value for i in scoped}))
+        if len(fresh) > ATTACK_SAMPLE:
+            fresh = self.rng.sample(fresh, ATTACK_SAMPLE)
+        if not baseline:
+            baseline.append(self.window.pairs())
+        share = 1.0 - sig.baseline / sig.rate if sig.rate > 0 else 1.0
+        made = signatures.build([view_of(f) for f in fresh], *baseline[0], attack_share=share)
+        if not made.separable:
+            self._unseparable[sig.key] = s.start
+        return sig, made
 
     def _feedback(self, s: Slice) -> Feedback:
         hits: Counter[str] = Counter()

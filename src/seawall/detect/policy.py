@@ -35,9 +35,8 @@ wait for `approve`), enforce.
 from __future__ import annotations
 
 import enum
-from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from seawall.core.rules import LimitKey, Rule, RulesetDelta
 from seawall.core.verdict import Action
@@ -151,30 +150,28 @@ def rule_id(sig: Signature) -> str:
     return f"{AUTO_PREFIX}{sig.id}"
 
 
+_ACTIONS = {
+    Step.THROTTLE: Action.THROTTLE,
+    Step.CHALLENGE: Action.CHALLENGE,
+    Step.BLOCK: Action.BLOCK,
+}
+
+
 def make_rule(a: Active, now: float, s: PolicySettings) -> Rule:
-    match = a.signature.to_match()
-    reason = f"auto: {a.signal.vector} ({a.signature.describe()})"
-    common = {"priority": s.priority, "expires": now + s.ttl, "origin": "auto", "reason": reason}
-    if a.step is Step.BLOCK:
-        return Rule(a.rule_id, Action.BLOCK, match, close=True, **common)  # type: ignore[arg-type]
-    if a.step is Step.CHALLENGE:
-        return Rule(
-            a.rule_id,
-            Action.CHALLENGE,
-            match,
-            strikes=s.strikes,
-            strike_window=s.strike_window,
-            **common,  # type: ignore[arg-type]
-        )
-    return Rule(
+    rule = Rule(
         a.rule_id,
-        Action.THROTTLE,
-        match,
-        rate=s.throttle_rate,
-        burst=s.throttle_burst,
-        key=LimitKey.ADDRESS,
-        **common,  # type: ignore[arg-type]
+        _ACTIONS[a.step],
+        a.signature.to_match(),
+        priority=s.priority,
+        expires=now + s.ttl,
+        origin="auto",
+        reason=f"auto: {a.signal.vector} ({a.signature.describe()})",
     )
+    if a.step is Step.BLOCK:
+        return replace(rule, close=True)
+    if a.step is Step.CHALLENGE:
+        return replace(rule, strikes=s.strikes, strike_window=s.strike_window)
+    return replace(rule, rate=s.throttle_rate, burst=s.throttle_burst, key=LimitKey.ADDRESS)
 
 
 @dataclass(slots=True)
@@ -396,7 +393,3 @@ def _event(
             now, rid, verb, step.label, reason, about.signature.collateral, about.measured
         )
     return ActionEvent(now, rid, verb, step.label, reason, about.collateral)
-
-
-def tally(values: Counter[str]) -> dict[str, int]:
-    return {k: v for k, v in values.items() if k.startswith(AUTO_PREFIX)}

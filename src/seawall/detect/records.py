@@ -70,7 +70,6 @@ _GETTERS: Final[dict[str, Callable[[RequestFacts], object]]] = {
     "prefix": attrgetter("prefix"),
     "class": lambda f: f.klass.label,
     "host": attrgetter("host"),
-    "client": lambda f: f.client.text,
 }
 # derived attributes are counted on a cheap field, then the counts are mapped (C speed)
 _DERIVED: Final[dict[str, tuple[Callable[[RequestFacts], object], Callable[[Any], object]]]] = {
@@ -170,12 +169,15 @@ class Slice:
             found = self._counts[key] = Counter(
                 get(f) for f, auto in zip(self.facts, self.auto, strict=True) if not auto
             )
-        scale = self.weight / self.seconds
-        return {k: n * scale for k, n in found.items()}
+        return self._per_second(found)
 
     def rates(self, attr: str) -> dict[object, float]:
+        return self._per_second(self.count_by(attr))
+
+    def _per_second(self, counts: Counter[object]) -> dict[object, float]:
+        """Kept counts as real requests per second (the sampling weight applied)."""
         scale = self.weight / self.seconds
-        return {k: n * scale for k, n in self.count_by(attr).items()}
+        return {k: n * scale for k, n in counts.items()}
 
     @property
     def auto(self) -> list[bool]:

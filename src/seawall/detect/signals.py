@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Protocol
 
 from seawall.detect.baseline import Baselines
@@ -45,7 +46,7 @@ class Context:
     baselines: Baselines
     load: Load = NO_LOAD
     warm: bool = False  # the global baseline has learned long enough
-    extras: dict[str, object] = field(default_factory=dict)
+    login_routes: tuple[str, ...] = ("login",)  # routes whose POSTs are sign-ins
 
 
 class Detector(Protocol):
@@ -64,11 +65,10 @@ class Detector(Protocol):
     def tick(self, now: float) -> list[Signal]: ...
 
 
-DetectorFactory = Callable[[Mapping[str, float]], Detector]
 REGISTRY: dict[str, type[DetectorBase]] = {}
 
 
-class DetectorBase:
+class DetectorBase(ABC):
     """Options resolved once: declared defaults, overridden by the configuration."""
 
     name = ""
@@ -83,8 +83,8 @@ class DetectorBase:
         self.opt = {k: float(given.get(k, default)) for k, (default, _) in self.OPTIONS.items()}
         self.pending: list[Signal] = []
 
-    def observe(self, s: Slice, ctx: Context) -> None:
-        raise NotImplementedError(f"{type(self).__name__} must observe")
+    @abstractmethod
+    def observe(self, s: Slice, ctx: Context) -> None: ...
 
     def tick(self, now: float) -> list[Signal]:
         out, self.pending = self.pending, []

@@ -1,4 +1,4 @@
-"""Fixed-memory stream summaries: heavy hitters, distinct counts, per-second rates.
+"""Fixed-memory stream summaries: heavy hitters and distinct counts.
 
 Pure and deterministic: no clocks (time is an argument), no I/O, no unseeded randomness,
 and no dependence on PYTHONHASHSEED in anything a result depends on.
@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections import Counter
 from collections.abc import Collection, Hashable, Iterable, Mapping
 from heapq import heapify, heappush, heapreplace, nlargest
-from itertools import islice
 from operator import itemgetter
 from typing import Generic, TypeVar
 
@@ -262,113 +260,3 @@ class HyperLogLog:
         if other.p != self.p:
             raise ValueError(f"cannot merge p={other.p} into p={self.p}")
         self._regs = bytearray(map(max, self._regs, other._regs))
-
-
-class RateWindow:
-    """Per-second weights over the last `n` whole seconds, in a ring of n + 1 buckets.
-
-    Second s is the interval [s, s + 1); a time t belongs to second int(t). At `now` the
-    whole seconds are those before int(now): the current second is still filling, so it
-    is kept but never reported. Buckets are zeroed lazily when time moves forward (a jump
-    of more than n seconds clears the ring at once); weight for a second that has already
-    left the ring is counted in `dropped` and otherwise ignored.
-    """
-
-    __slots__ = ("_buf", "_head", "_size", "_zeros", "dropped", "n")
-
-    def __init__(self, n: int) -> None:
-        if n < 1:
-            raise ValueError("n must be at least 1")
-        self.n = n
-        self._size = n + 1
-        self._zeros = [0.0] * self._size
-        self._buf = [0.0] * self._size
-        self._head = -(1 << 62)  # the newest second seen: "long ago" before the first add
-        self.dropped = 0.0
-
-    def add(self, t: float, weight: float = 1.0) -> None:
-        s = int(t)
-        head = self._head
-        if s > head:
-            buf, size = self._buf, self._size
-            if s - head >= size:
-                buf[:] = self._zeros
-            else:
-                for i in range(head + 1, s + 1):
-                    buf[i % size] = 0.0
-            self._head = s
-        elif s <= head - self._size:
-            self.dropped += weight
-            return
-        self._buf[s % self._size] += weight
-
-    def rate(self, now: float, seconds: int = 1) -> float:
-        """Mean weight per second over the whole seconds int(now) - seconds .. int(now) - 1."""
-        if not 1 <= seconds <= self.n:
-            raise ValueError(f"seconds must be in 1..{self.n}")
-        end = int(now)
-        head, size, buf = self._head, self._size, self._buf
-        total = 0.0
-        for s in range(max(end - seconds, head - size + 1), min(end, head + 1)):
-            total += buf[s % size]
-        return total / seconds
-
-    def series(self, now: float) -> list[float]:
-        """The weights of the n whole seconds before int(now), oldest first."""
-        end = int(now)
-        head, size, buf = self._head, self._size, self._buf
-        return [buf[s % size] if head - size < s <= head else 0.0 for s in range(end - self.n, end)]
-
-
-class BoundedCounter(Generic[K]):
-    """An exact tally for one interval, capped at `cap` keys.
-
-    When an update leaves more than `cap` keys, only the `cap // 2` largest stay and the
-    rest of the weight moves to `other`. So ``sum(kept) + other == total`` always, each
-    kept count is a lower bound, a key's count falls short of its true count by at most
-    `other`, and therefore every key whose true count exceeds `other` is kept.
-    """
-
-    __slots__ = ("_c", "cap", "other", "total")
-
-    def __init__(self, cap: int) -> None:
-        if cap < 2:
-            raise ValueError("cap must be at least 2")
-        self.cap = cap
-        self._c: Counter[K] = Counter()
-        self.other = 0
-        self.total = 0
-
-    def __len__(self) -> int:
-        return len(self._c)
-
-    def get(self, key: K) -> int:
-        return self._c.get(key, 0)
-
-    def update(self, keys: Iterable[K]) -> None:
-        """Count each key once per occurrence; at most `cap` new keys are held at a time."""
-        it = iter(keys)
-        c, cap = self._c, self.cap
-        while chunk := list(islice(it, cap)):
-            c.update(chunk)  # C-level counting
-            self.total += len(chunk)
-            if len(c) > cap:
-                self._trim()
-
-    def _trim(self) -> None:
-        c = self._c  # in place: update() holds a reference
-        kept = dict(c.most_common(self.cap // 2))
-        self.other += c.total() - sum(kept.values())
-        c.clear()
-        c.update(kept)
-
-    def items(self) -> list[tuple[K, int]]:
-        return list(self._c.items())
-
-    def most_common(self, n: int) -> list[tuple[K, int]]:
-        return self._c.most_common(n)
-
-    def clear(self) -> None:
-        self._c.clear()
-        self.other = 0
-        self.total = 0

@@ -25,6 +25,7 @@ from seawall.core.admission import (
 )
 from seawall.core.concurrency import AdaptiveLimit
 from seawall.core.facts import ClientClass
+from seawall.detect.records import Load
 from seawall.edge.plumbing import peer_closed
 from seawall.edge.responses import busy_response
 from seawall.edge.stats import HOT_TARGETS
@@ -101,6 +102,10 @@ class AdmissionGate:
             dropped = ex.status in DROP_STATUSES
             self.limit.on_sample(now, rtt, self.core.inflight, dropped)
         self._carry_out(*self.core.release(t, now))
+
+    def load(self, shed: int = 0) -> Load:
+        """What the gate says about the origin now, as detection and the challenge read it."""
+        return Load(self.core.queued, float(self.limit.limit), self.core.inflight, shed)
 
     def tick(self) -> None:
         """Shed what waited too long; forget who left; admit what a grown limit lets through."""

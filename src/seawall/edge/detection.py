@@ -104,7 +104,7 @@ class DetectionLoop:
         shed, self._shed_seen = shed_total - self._shed_seen, shed_total
         if gate is None:
             return Load(shed=shed)
-        return Load(gate.core.queued, float(gate.limit.limit), gate.core.inflight, shed)
+        return gate.load(shed)
 
     def tick(self) -> None:
         ctx = self.ctx

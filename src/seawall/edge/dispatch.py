@@ -15,6 +15,7 @@ from seawall.core.decider import STRUCK_REASON
 from seawall.core.errors import ClientError
 from seawall.core.facts import RequestFacts, TlsFacts
 from seawall.core.verdict import Action
+from seawall.edge.admission import wants
 from seawall.edge.exchange import BODY_BUFFER, LAST_CHUNK, Exchange, frame
 from seawall.edge.facts import build_facts
 from seawall.edge.plumbing import IDLE, ClientPlumbing
@@ -156,8 +157,7 @@ class ClientDispatch(ClientPlumbing):
         close = not ex.complete or ex.head.close
         if v.action is Action.CHALLENGE:
             assert ex.facts is not None
-            html = "text/html" in ex.head.headers.get("accept", "")
-            self.write(desk.refusal(ex, ex.facts, v, html, close))
+            self.write(desk.refusal(ex, ex.facts, v, wants(ex) == "html", close))
             self.done(ex, close)
             return
         if v.action is Action.THROTTLE:

@@ -9,7 +9,6 @@ from collections.abc import Callable
 
 from seawall.config.schema import Config
 from seawall.core.rules import RulesetDelta
-from seawall.detect.records import Load
 from seawall.edge.accesslog import AccessLog
 from seawall.edge.connection import ClientConnection
 from seawall.edge.context import EdgeContext
@@ -127,9 +126,7 @@ class EdgeWorker:
                 conn.check_timeouts(now)
             if ctx.admission is not None:
                 ctx.admission.tick()
-                core = ctx.admission.core
-                load = Load(core.queued, float(ctx.admission.limit.limit), core.inflight)
-                ctx.desk.pressure = load.pressure
+                ctx.desk.pressure = ctx.admission.load().pressure
             if ctx.cache is not None:
                 ctx.cache.tick()
             expired = ctx.decider.expired(now)

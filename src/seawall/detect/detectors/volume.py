@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Mapping
+from typing import Any
 
 from seawall.core.facts import ClientClass
 from seawall.detect.records import Slice
@@ -40,10 +42,15 @@ class _Surge(DetectorBase):
     attr = ""
     vector = ""
 
-    def scan(self, s: Slice, ctx: Context, counts: Counter[str]) -> None:
-        """Every key of `counts` (this slice's, unweighted) that surged becomes a signal."""
+    def scan(self, s: Slice, ctx: Context, counts: Mapping[Any, int]) -> None:
+        """Every key of `counts` (this slice's, unweighted) that surged becomes a signal.
+
+        An empty key is a connection dropped before its request: low_and_slow's.
+        """
         scale = s.weight / s.seconds
         for key, n in counts.items():
+            if not key:
+                continue
             sig = self.surge(s, ctx, key, n * scale)
             if sig is not None:
                 self.pending.append(sig)
@@ -95,12 +102,7 @@ class HttpFlood(_Surge):
     vector = "http_flood"
 
     def observe(self, s: Slice, ctx: Context) -> None:
-        for target, rate in s.rates("target").items():
-            if not target:
-                continue  # a connection dropped before its request: low_and_slow's
-            sig = self.surge(s, ctx, target, rate)
-            if sig is not None:
-                self.pending.append(sig)
+        self.scan(s, ctx, s.count_by("target"))
         if not self.pending:  # a flood spread over many targets
             total = s.total / s.seconds
             sig = self.surge(s, ctx, "", total, "global")
@@ -117,9 +119,7 @@ class FingerprintSurge(_Surge):
     vector = "fingerprint_surge"
 
     def observe(self, s: Slice, ctx: Context) -> None:
-        anon = Counter(
-            f.header_fp for f in s.facts if f.klass is ClientClass.ANONYMOUS and f.header_fp
-        )
+        anon = Counter(f.header_fp for f in s.facts if f.klass is ClientClass.ANONYMOUS)
         self.scan(s, ctx, anon)
 
 
@@ -136,8 +136,7 @@ class LoginAbuse(_Surge):
     }
 
     def observe(self, s: Slice, ctx: Context) -> None:
-        routes = ctx.extras.get("login_routes", ("login",))
-        assert isinstance(routes, tuple)
+        routes = ctx.login_routes
         posts = Counter(f.route for f in s.facts if f.method == "POST" and f.route in routes)
         scale = s.weight / s.seconds
         for route, n in posts.items():
