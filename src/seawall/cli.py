@@ -12,6 +12,7 @@ import click
 
 from seawall import __version__
 from seawall.core.errors import ConfigError
+from seawall.intel.commands import intel
 
 
 def _fail(err: ConfigError, path: str | None) -> None:
@@ -249,6 +250,123 @@ def lab_compare(
     if bad or not chosen:
         raise click.BadParameter(f"unknown protections {bad}; choose from none, nginx, seawall")
     sys.exit(run_command(scenario, chosen, duration, seed, Path(out_dir)))
+
+
+_GEO = click.option(
+    "--geo",
+    "geo",
+    multiple=True,
+    type=click.Path(dir_okay=False, exists=True),
+    help="MaxMind/DB-IP .mmdb (country or ASN; repeat for both). Default: the bundled data.",
+)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option(
+    "--format",
+    "fmt",
+    default="auto",
+    show_default=True,
+    help="auto, combined, common, apache, nginx, nginx-json, caddy or seawall.",
+)
+@click.option(
+    "-c",
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    help="TOML file (routes, detection settings).",
+)
+@_GEO
+@click.option("--report", "report_path", help="Write the report: .html, .md, .json, else text.")
+@click.option("--json", "json_path", help="Write the summary and incidents as JSON.")
+@click.option("--since", help="Only lines from this time (epoch or ISO 8601).")
+@click.option("--until", help="Only lines up to this time (epoch or ISO 8601).")
+@click.option(
+    "--what-if",
+    "what_if",
+    type=click.Path(dir_okay=False, exists=True),
+    help="TOML of candidate [[rules]]: what they would have caught and cost.",
+)
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+def analyze(
+    paths: tuple[str, ...],
+    fmt: str,
+    config_path: str | None,
+    geo: tuple[str, ...],
+    report_path: str | None,
+    json_path: str | None,
+    since: str | None,
+    until: str | None,
+    what_if: str | None,
+    no_progress: bool,
+) -> None:
+    """Find attacks in access logs (plain or gzip) with the same engine the edge runs.
+
+    \b
+    seawall analyze /var/log/nginx/access.log.1 /var/log/nginx/access.log.2.gz \\
+        --report incident.html --json analysis.json
+    """
+    from rich.console import Console  # noqa: PLC0415
+
+    from seawall import forensics as fx  # noqa: PLC0415
+
+    req = fx.AnalyzeRequest(
+        paths, fmt, config_path, geo, report_path, json_path, since, until, what_if, not no_progress
+    )
+    out, err = Console(), Console(stderr=True)
+    try:
+        summary = fx.run_analyze(req, err)
+        fx.print_summary(summary, out, fx.geo_from(geo))
+    except fx.ERRORS as exc:
+        fx.fail(exc)
+
+
+@main.command()
+@click.argument("incident_id")
+@click.option(
+    "--format", "fmt", default="text", show_default=True, help="text, markdown, html or json."
+)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to a file.")
+@click.option(
+    "-c",
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    help="The edge's TOML file (for its [store] path).",
+)
+@click.option("--store", type=click.Path(dir_okay=False), help="The edge's SQLite store.")
+@click.option(
+    "--from",
+    "source",
+    type=click.Path(dir_okay=False, exists=True),
+    help="An incident JSON, or the output of analyze --json.",
+)
+@_GEO
+def report(
+    incident_id: str,
+    fmt: str,
+    output: str | None,
+    config_path: str | None,
+    store: str | None,
+    source: str | None,
+    geo: tuple[str, ...],
+) -> None:
+    """Render a stored incident: timeline, signatures, actions, sources and attribution."""
+    from seawall import forensics as fx  # noqa: PLC0415
+
+    try:
+        text = fx.report_incident(incident_id, fmt, store, config_path, source, fx.geo_from(geo))
+    except fx.ERRORS as exc:
+        fx.fail(exc)
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+        click.echo(f"report: {output}", err=True)
+    else:
+        click.echo(text, nl=False)
+
+
+main.add_command(intel)
 
 
 @main.command()

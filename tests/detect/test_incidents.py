@@ -99,6 +99,13 @@ def test_an_incident_from_start_to_close() -> None:
     assert d["attack_requests"] == 100 * 30  # seconds 60..89, 100 each
     assert d["sources"]["addresses"] == pytest.approx(50, abs=2)  # HLL, 50 addresses
     assert d["sources"]["prefixes"] == pytest.approx(50, abs=2)
+    # the sample holds every distinct address (fewer than k), each exactly once
+    bots = {f"10.0.{i}.1" for i in range(50)}
+    assert sorted(d["sources"]["sample"]) == sorted(bots)
+    assert d["sources"]["sample_size"] == incidents.SAMPLE_K
+    top = d["sources"]["top_addresses"]
+    assert {row["address"] for row in top} == bots
+    assert all(row["requests"] == 60 for row in top)  # 2 a second for 30 s
     assert d["signatures"][0]["rule"] == RID
     assert d["actions"] == [
         {
@@ -182,7 +189,8 @@ def test_to_dict_is_json() -> None:
         "timeline",
     }
     assert d["status"] == "open" and d["end"] is None
-    assert d["timeline"] == [[round(T0, 1), 110.0, 100.0]]  # total/s, attack/s
+    # total/s, attack/s, then per class and per verdict
+    assert d["timeline"] == [[round(T0, 1), 110.0, 100.0, {"anonymous": 110.0}, {"allow": 110.0}]]
     assert d["vectors"] == ["http_flood"]  # origin stress is context, not a vector
     assert json.loads(json.dumps(d)) == d
 

@@ -76,10 +76,11 @@ def test_collateral_is_the_anonymous_baseline_share_hit() -> None:
     # 10 of 1000 anonymous baseline views carry the bots' fingerprint, all on other pages
     base = people(990) + [view(fp=BOT, target="/users/u1") for _ in range(10)]
     sig = build(bots(400), base, [1.0] * len(base))
-    # header_fp would hit 1%; target hits 0 -> target first, then the fingerprint narrows
-    # nothing further (0 already), so the signature is the target alone: not separable
-    assert sig.describe() == "target=/users/famous"
-    assert sig.collateral == 0.0 and not sig.separable
+    # header_fp would hit 1%; target hits 0 -> target first. The fingerprint lowers
+    # nothing further (0 already), but it tells the bots from people on that page, so it
+    # is added: the rule spares them, and the signature is separable
+    assert sig.describe() == f"target=/users/famous AND header_fp={BOT}"
+    assert sig.collateral == 0.0 and sig.separable
 
 
 def test_baseline_weights_count_as_real_requests() -> None:
@@ -110,6 +111,25 @@ def test_nine_prefixes_are_too_many_values_and_eight_are_not() -> None:
     assert len(eight.conditions[0].values) == 8
     nine = build(from_prefixes(9), base, [1.0] * len(base))  # 9 values > MAX_VALUES (8)
     assert [c.attr for c in nine.conditions] == ["target"]
+
+
+def test_a_botnet_rotating_a_dozen_stale_browsers_is_one_user_agent_signal() -> None:
+    """Twelve families is too many for prefixes, not for a coarse attribute like these."""
+    base = people()  # all Chrome/131
+    families = [f"Chrome/{49 + i}" for i in range(12)]
+    flood = [
+        view(target="/users/famous", ua=families[i % 12], prefix=f"172.16.{i % 250}.0/24")
+        for i in range(1200)
+    ]
+    sig = build(flood, base, [1.0] * len(base))
+    assert [c.attr for c in sig.conditions] == ["ua_family"]
+    assert sig.conditions[0].values == frozenset(families)
+    assert sig.separable and sig.coverage == 1.0 and sig.collateral == 0.0
+    seventeen = [
+        view(target="/users/famous", ua=f"Chrome/{30 + i % 17}", prefix=f"172.16.{i % 250}.0/24")
+        for i in range(1700)
+    ]
+    assert [c.attr for c in build(seventeen, base, [1.0] * len(base)).conditions] == ["target"]
 
 
 def test_an_attack_like_the_baseline_but_for_its_target_is_not_separable() -> None:

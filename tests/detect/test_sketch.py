@@ -15,7 +15,14 @@ from collections import Counter
 
 import pytest
 
-from seawall.detect.sketch import HyperLogLog, SpaceSaving, _hash64
+from seawall.detect.sketch import (
+    BottomK,
+    HyperLogLog,
+    SpaceSaving,
+    TopCounts,
+    _hash64,
+    hash_texts,
+)
 
 
 def zipf_stream(seed: int, n: int, universe: int = 5000, s: float = 1.1) -> list[int]:
@@ -218,3 +225,73 @@ def test_hll_edges() -> None:
     h = HyperLogLog(4)
     h.add_many(range(100_000))  # saturated small sketch: the raw estimate, finite
     assert math.isfinite(h.count())
+
+
+def test_bottom_k_keeps_the_k_smallest_hashes_whatever_the_order_and_repeats() -> None:
+    rng = random.Random(3)
+    keys = list(range(5000))
+    stream = keys + rng.sample(keys, 2000)  # repeats change nothing
+    rng.shuffle(stream)
+    b = BottomK(100)
+    for start in range(0, len(stream), 333):
+        b.add_many({key: str(key) for key in stream[start : start + 333]})
+    expected = sorted(keys, key=_hash64)[:100]
+    assert b.full and len(b) == 100
+    assert b.labels() == [str(key) for key in expected]  # in hash order
+
+
+def test_bottom_k_below_k_is_every_key_and_merge_is_the_union() -> None:
+    a, b, both = BottomK(50), BottomK(50), BottomK(50)
+    a.add_many({i: f"a{i}" for i in range(30)})
+    assert not a.full and sorted(a.labels()) == sorted(f"a{i}" for i in range(30))
+    b.add_many({i: f"a{i}" for i in range(20, 400)})
+    both.add_many({i: f"a{i}" for i in range(400)})
+    a.merge(b)
+    assert a.labels() == both.labels() and a.full
+
+
+def test_bottom_k_sample_is_uniform_over_distinct_keys_not_volume() -> None:
+    """One key sent a million times is no likelier to be kept than any other."""
+    heavy = 7
+    kept = 0
+    for trial in range(400):
+        b = BottomK(10)
+        keys = range(trial * 100, trial * 100 + 100)
+        b.add_many({key: "x" for key in keys})
+        kept += any(_hash64(key) == h for key in (trial * 100 + heavy,) for h in b._kept)
+    assert 20 <= kept <= 65  # expected 40 (10 of 100 kept), about 6 standard deviations wide
+
+
+def test_bottom_k_rejects_a_zero_k() -> None:
+    with pytest.raises(ValueError):
+        BottomK(0)
+
+
+def test_hash_texts_is_hash64_of_text() -> None:
+    values = ["192.0.2.1", "2001:db8::1", "", "\udcff"]
+    assert hash_texts(values) == [_hash64(v) for v in values]
+
+
+def test_hashed_adds_equal_plain_adds_for_both_sketches() -> None:
+    values = [f"10.{i // 65536}.{i // 256 % 256}.{i % 256}" for i in range(0, 300_000, 7)]
+    a, b = HyperLogLog(12), HyperLogLog(12)
+    a.add_many(values)
+    b.add_hashes(hash_texts(values))
+    assert a.registers == b.registers
+    s1, s2 = BottomK(64), BottomK(64)
+    s1.add_many({v: v for v in values})
+    for start in range(0, len(values), 1000):  # in batches, so the bar filters later ones
+        part = values[start : start + 1000]
+        s2.add_hashed(hash_texts(part), part)
+    assert s1.labels() == s2.labels()
+
+
+def test_top_counts_are_exact_until_full_then_newcomers_are_untracked() -> None:
+    t = TopCounts(cap=3)
+    t.update({"a": 5, "b": 1})
+    t.update({"a": 2, "c": 4, "d": 9})  # d arrives when the table is full
+    t.update({"b": 1})
+    assert t.top(2) == [("a", 7), ("c", 4)]
+    assert dict(t.counts) == {"a": 7, "b": 2, "c": 4} and t.untracked == 9
+    with pytest.raises(ValueError):
+        TopCounts(0)

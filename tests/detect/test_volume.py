@@ -198,9 +198,11 @@ def test_login_abuse_follows_the_configured_routes() -> None:
 
 
 def test_cache_bust_on_distinct_queries() -> None:
+    b = learned({("route", "search"): 2.0})  # search normally gets 2/s
+    z = b.score(("route", "search"), 30.0, 60.0, 2.0)
     d = CacheBust()
     busting = [record(route="search", query=f"q={i}", client=f"10.0.{i}.1") for i in range(30)]
-    d.observe(slice_of(busting, 60.0), warm())
+    d.observe(slice_of(busting, 60.0), warm(b))
     (sig,) = d.tick(61.0)
     assert sig == Signal(
         "cache_bust",
@@ -208,27 +210,38 @@ def test_cache_bust_on_distinct_queries() -> None:
         (("route", "search"),),
         61.0,
         30.0,
-        0.0,
-        0.0,
-        1.0,
+        pytest.approx(2.0),
+        round(z, 2),
+        confidence(15.0, z, 6.0),
         0,  # sources: the engine's count
-        (("distinct_queries", "1.00"),),
+        (("ratio", "15.0"), ("distinct_queries", "1.00")),
     )
 
 
 def test_cache_bust_is_silent_on_repeated_or_few_queries() -> None:
+    b = learned({("route", "search"): 1.0, ("route", "tag"): 1.0, ("route", "home"): 1.0})
     d = CacheBust()
     repeated = [record(route="search", query=f"q={i % 3}") for i in range(60)]  # 3 of 60
     few = [record(route="tag", query=f"t={i}") for i in range(19)]  # under min_rps 20
     plain = many(100, route="home")  # no query at all
-    d.observe(slice_of(repeated + few + plain, 60.0), warm())
+    d.observe(slice_of(repeated + few + plain, 60.0), warm(b))
     assert d.tick(61.0) == []
     # 24 of 30 distinct is 0.8: exactly the threshold fires
     mixed = [record(route="search", query=f"q={i}") for i in range(24)]
     mixed += [record(route="search", query="q=0")] * 6
-    d.observe(slice_of(mixed, 61.0), warm())
+    d.observe(slice_of(mixed, 61.0), warm(b))
     (sig,) = d.tick(62.0)
-    assert sig.confidence == 0.8 and sig.evidence == (("distinct_queries", "0.80"),)
+    assert sig.confidence == 0.8 and sig.evidence[-1] == ("distinct_queries", "0.80")
+
+
+def test_unique_queries_at_a_routes_usual_rate_are_not_cache_busting() -> None:
+    """Search and API pagination are unique by nature: only a surge of them is an attack."""
+    b = learned({("route", "search"): 30.0, ("route", "timeline"): 50.0})
+    d = CacheBust()
+    search = [record(route="search", query=f"q=word{i}") for i in range(30)]
+    pages = [record(route="timeline", query=f"since_id={9000 + i}") for i in range(50)]
+    d.observe(slice_of(search + pages, 60.0), warm(b))
+    assert d.tick(61.0) == []
 
 
 def test_a_six_fold_site_flood_fires_after_a_minute_of_steady_traffic() -> None:

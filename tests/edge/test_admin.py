@@ -315,3 +315,179 @@ def test_local_control_serves_stored_incidents_and_approves_a_live_suggestion(
             assert json.loads(_call(port, "/v1/suggestions")[1]) == {"suggestions": []}
     store.close()
     assert IncidentStore(str(tmp_path / "incidents.db")).get(summary["id"]) is not None
+
+
+# ---- POST /v1/intel ----------------------------------------------------------------------------
+
+
+def _post_intel(
+    port: int, body: bytes, ctype: str, query: str = "", token: str | None = "s3cret"
+) -> tuple[int, str]:
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{port}/v1/intel{query}", data=body, method="POST"
+    )
+    req.add_header("Content-Type", ctype)
+    if token:
+        req.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read().decode()
+
+
+PEER_BUNDLE = json.dumps(
+    {
+        "type": "bundle",
+        "id": "bundle--00000000-0000-4000-8000-000000000000",
+        "objects": [
+            {
+                "type": "identity",
+                "id": "identity--00000000-0000-4000-8000-000000000001",
+                "name": "Peer CERT",
+            },
+            {
+                "type": "indicator",
+                "id": "indicator--00000000-0000-4000-8000-000000000002",
+                "created_by_ref": "identity--00000000-0000-4000-8000-000000000001",
+                "pattern": "[ipv4-addr:value = '45.10.20.0/24' OR ipv4-addr:value = '81.2.3.4']",
+                "pattern_type": "stix",
+                "valid_from": "2020-01-01T00:00:00Z",
+            },
+            {
+                "type": "indicator",
+                "id": "indicator--00000000-0000-4000-8000-000000000003",
+                "pattern": "[domain-name:value = 'evil.example']",
+                "pattern_type": "stix",
+                "valid_from": "2020-01-01T00:00:00Z",
+            },
+            {
+                "type": "indicator",
+                "id": "indicator--00000000-0000-4000-8000-000000000004",
+                "pattern": "[ipv4-addr:value = '92.5.6.7']",
+                "pattern_type": "stix",
+                "valid_from": "2020-01-01T00:00:00Z",
+                "valid_until": "2020-01-02T00:00:00Z",
+            },
+        ],
+    }
+).encode()
+
+
+def test_intel_from_a_peer_blocks_anonymous_clients_at_the_edge_only() -> None:
+    from seawall.core.facts import ClientClass
+    from seawall.core.verdict import Action
+
+    from corefacts import make_facts
+
+    config = {"network": {"trusted_proxies": ["127.0.0.1/32"]}}
+    with Edge(config=config) as e:
+        query = "?source=peer-x&ttl=600"
+        status, text = _post_intel(e.admin_port, b"45.10.20.0/24 ; seen\n", "text/plain", query)
+        assert status == 200, text
+        answer = json.loads(text)
+        (rule_id,) = answer["rules"]
+        assert rule_id.startswith("intel-peer-x-") and answer["indicators"] == 1
+        (listed,) = json.loads(_call(e.admin_port, "/v1/rules")[1])["rules"]
+        assert (listed["id"], listed["origin"], listed["action"]) == (rule_id, "intel", "block")
+        assert listed["match"] == {"cidrs": ["45.10.20.0/24"], "classes": ["anonymous"]}
+        assert 590 < listed["ttl"] <= 600
+
+        def get(client: str) -> int:
+            head = f"GET / HTTP/1.1\r\nHost: h\r\nX-Forwarded-For: {client}\r\n\r\n"
+            return int(roundtrip(e.port, head.encode())[0].status_code)
+
+        assert get("45.10.20.9") == 403
+        assert get("45.10.21.9") == 200
+        decider, clock = e.worker.ctx.decider, e.worker.ctx.clock
+        for klass in (ClientClass.API_APP, ClientClass.GATEWAY, ClientClass.USER):
+            facts = make_facts(client="45.10.20.9", klass=klass)
+            assert (
+                e.call(lambda f=facts: decider.decide(f, clock.monotonic())).action is Action.ALLOW
+            )
+        facts = make_facts(client="45.10.20.9")
+        assert e.call(lambda: decider.decide(facts, clock.monotonic())).action is Action.BLOCK
+
+
+def test_a_stix_bundle_becomes_one_rule_per_provenance_with_skips_counted() -> None:
+    control = FakeControl()
+    with AdminThread(control) as port:
+        status, text = _post_intel(
+            port, PEER_BUNDLE, "application/stix+json", "?action=challenge&ttl=300"
+        )
+        assert status == 200, text
+        answer = json.loads(text)
+        assert answer["indicators"] == 2
+        assert answer["skipped"] == {"unsupported_pattern": 1, "expired": 1}
+        assert "evil.example" in answer["problems"][0]
+        (rule,) = control.rules.rules
+        assert [rule.id] == answer["rules"] and rule.id.startswith("intel-peer-cert-")
+        assert rule.match.cidrs == ("45.10.20.0/24", "81.2.3.4")
+        assert rule.action.label == "challenge" and rule.origin == "intel"
+        # the same bundle again replaces the rule rather than adding one
+        assert _post_intel(port, PEER_BUNDLE, "application/json", "?action=challenge")[0] == 200
+        assert [r.id for r in control.rules.rules] == [rule.id]
+        throttle = _post_intel(port, PEER_BUNDLE, "application/json", "?action=throttle")
+        assert throttle[0] == 200
+        assert [r.rate > 0 for r in control.rules.rules] == [False, True]
+
+
+def test_bad_intel_requests_are_refused_and_change_nothing() -> None:
+    control = FakeControl()
+    with AdminThread(control) as port:
+        assert _post_intel(port, PEER_BUNDLE, "application/json", token=None)[0] == 401
+        assert _post_intel(port, PEER_BUNDLE, "application/json", token="wrong")[0] == 401
+        status, text = _post_intel(port, PEER_BUNDLE, "application/xml")
+        assert status == 415 and "text/plain" in text
+        for query, says in [
+            ("?action=allow", "action must be one of block, challenge, throttle"),
+            ("?ttl=0", "ttl must be seconds"),
+            ("?ttl=nan", "ttl must be seconds"),
+            ("?ttl=1e12", "ttl must be seconds"),
+            ("?ttl=soon", "ttl must be seconds"),
+            ("?source=" + "x" * 101, "source must be"),
+        ]:
+            status, text = _post_intel(port, PEER_BUNDLE, "application/json", query)
+            assert status == 400 and says in text, (query, text)
+        for body, says in [
+            (b"45.1.1.1\n", "request body: is not JSON"),
+            (b'{"type": "bundle", "objects": 3}', '"objects" is not a list'),
+            (b"[" * 50_000, "nests JSON deeper than 32 levels"),
+            (b"\xff\xfe", "is not UTF-8"),
+        ]:
+            status, text = _post_intel(port, body, "application/stix+json")
+            assert status == 400 and says in json.loads(text)["error"], text
+        # a list's bad lines are reported, never fatal
+        status, text = _post_intel(port, b"nonsense\n10.0.0.1\n", "text/plain; charset=utf-8")
+        assert status == 200 and json.loads(text)["rules"] == []
+        assert json.loads(text)["skipped"] == {"not_an_address": 1, "special": 1}
+    assert control.rules.rules == ()
+
+
+class SmallIntelAdmin(AdminThread):
+    """The admin app with a small intel body limit, to reach it cheaply."""
+
+    def __enter__(self) -> int:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        app = make_app(self.control, "s3cret", SystemClock(), intel_max_bytes=1000)
+        start = start_admin(app, "127.0.0.1", 0)
+        self.runner = asyncio.run_coroutine_threadsafe(start, self.loop).result(10)
+        return int(self.runner.addresses[0][1])
+
+
+def test_an_intel_body_over_the_limit_is_413_declared_or_streamed() -> None:
+    import http.client
+
+    control = FakeControl()
+    with SmallIntelAdmin(control) as port:
+        assert _post_intel(port, b"45.1.1.1\n" * 112, "text/plain")[0] == 413
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        headers = {"Authorization": "Bearer s3cret", "Content-Type": "text/plain"}
+        chunks = iter([b"45.1.1.1\n" * 60] * 3)
+        conn.request("POST", "/v1/intel", body=chunks, headers=headers, encode_chunked=True)
+        assert conn.getresponse().status == 413
+        conn.close()
+        assert _post_intel(port, b"45.1.1.1\n" * 100, "text/plain")[0] == 200
+    assert len(control.rules.rules) == 1

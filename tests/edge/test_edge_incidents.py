@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from seawall.detect.sketch import HyperLogLog
+from seawall.detect.sketch import BottomK, HyperLogLog
 from seawall.edge.incidents import MAX_OPEN, HostIncidents, merge
 
 
@@ -69,7 +69,8 @@ def test_two_workers_shares_of_one_attack_are_one_incident() -> None:
     assert merged["vectors"] == ["fingerprint_surge", "http_flood"]
     assert [s["rule"] for s in merged["signatures"]] == ["auto-a", "auto-b"]
     assert [a["rule"] for a in merged["actions"]] == ["auto-b", "auto-a"]  # by time
-    assert merged["timeline"] == [[101.0, 200.0, 160.0], [102.0, 10.0, 0.0]]
+    # older three-element points still merge; they have no class or verdict split
+    assert merged["timeline"] == [[101.0, 200.0, 160.0, {}, {}], [102.0, 10.0, 0.0, {}, {}]]
     # 1000 distinct addresses, 200 of them seen by both workers: counted once (HLL, 1.6%)
     assert abs(merged["sources"]["addresses"] - 1000) <= 50
     assert abs(merged["sources"]["prefixes"] - 15) <= 1
@@ -136,4 +137,55 @@ def test_reports_without_sketches_count_the_largest_share() -> None:
         "addresses": 90,
         "prefixes": 9,
         "top_prefixes": [{"prefix": "p", "requests": 7}],
+        "top_addresses": [],
     }
+
+
+def _sample(first: int, last: int, k: int) -> list[str]:
+    b = BottomK(k)
+    b.add_many({t: t for t in (f"10.0.{i // 256}.{i % 256}" for i in range(first, last))})
+    return b.labels()
+
+
+def test_samples_merge_as_the_sample_of_the_union_and_mixes_add_up() -> None:
+    k = 64
+    s0 = {"addresses": 300, "prefixes": 2, "top_prefixes": [], "sample_size": k}
+    w0 = report(
+        1,
+        100.0,
+        None,
+        sources={
+            **s0,
+            "sample": _sample(0, 300, k),
+            "top_addresses": [
+                {"address": "10.0.0.1", "requests": 7},
+                {"address": "10.0.0.2", "requests": 1},
+            ],
+        },
+        timeline=[
+            [101.0, 50.0, 40.0, {"anonymous": 45.0, "user": 5.0}, {"block": 40.0, "allow": 10.0}]
+        ],
+    )
+    w1 = report(
+        1,
+        100.2,
+        None,
+        sources={
+            **s0,
+            "sample": _sample(200, 500, k),
+            "top_addresses": [{"address": "10.0.0.2", "requests": 9}],
+        },
+        timeline=[[101.0, 20.0, 10.0, {"anonymous": 20.0}, {"block": 10.0, "allow": 10.0}]],
+    )
+    host = HostIncidents(quiet=30.0)
+    host.fold(0, {**w0, "worker": 0})
+    merged = host.fold(1, {**w1, "worker": 1})
+    src = merged["sources"]
+    assert src["sample"] == _sample(0, 500, k) and src["sample_size"] == k
+    assert src["top_addresses"] == [
+        {"address": "10.0.0.2", "requests": 10},
+        {"address": "10.0.0.1", "requests": 7},
+    ]
+    assert merged["timeline"] == [
+        [101.0, 70.0, 50.0, {"anonymous": 65.0, "user": 5.0}, {"allow": 20.0, "block": 50.0}]
+    ]

@@ -146,7 +146,11 @@ class DetectionEngine:
         outcome = self.policy.step(now, list(found.values()), self._feedback(s), stressed, renew)
         self._update_window(s, now, found)
         before = self.book.current
-        inc = self.book.update(wall, s, signals, found, outcome.events, len(self.policy.active))
+        known = [a.signature for a in self.policy.active.values()]
+        known += [sig for _, sig in found.values()]
+        inc = self.book.update(
+            wall, s, signals, found, outcome.events, len(self.policy.active), known
+        )
         closed = before if before is not None and self.book.current is None else None
         return TickResult(signals, outcome.delta, outcome.events, inc, closed)
 
@@ -190,7 +194,12 @@ class DetectionEngine:
         decided = {records[i].verdict.rule_id for i in scoped if auto[i]}
         renew.update(decided)
         fresh = [facts[i] for i in scoped if not auto[i]]
-        if not fresh or (decided and len(fresh) < 0.2 * len(scoped)):
+        # what the rules leave is the scope's ordinary traffic, unless it is well above
+        # the scope's baseline: then part of the attack slips past them (a value the first
+        # signature's sample missed) and gets a signature of its own
+        usual = sig.baseline * s.seconds / s.weight
+        excess = max(0.0, sig.rate - sig.baseline) * s.seconds / s.weight
+        if not fresh or (decided and len(fresh) <= max(1.5 * usual + 5, 0.05 * excess)):
             return None  # the rules in place already take (nearly) all of it
         if self._unseparable.get(sig.key, -1e18) > s.start - REBUILD_S:
             return None

@@ -12,21 +12,29 @@ the same thing live and replayed.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from itertools import compress
 from operator import attrgetter
 from typing import Any
 
 from seawall.detect.policy import ActionEvent
-from seawall.detect.records import Slice
+from seawall.detect.records import Slice, view_of
 from seawall.detect.signals import Signal
 from seawall.detect.signatures import Signature
-from seawall.detect.sketch import HyperLogLog, SpaceSaving
+from seawall.detect.sketch import BottomK, HyperLogLog, TopCounts, hash_texts
 
-_ADDRESS = attrgetter("client.value")
+_TEXT = attrgetter("client.text")
+_VERDICT = attrgetter("verdict.action")
 _PREFIX = attrgetter("prefix")
 MAX_TIMELINE = 3600  # points (one per tick): an hour at one-second ticks
 MAX_ACTIONS = 500
 ENFORCING = frozenset({"apply", "escalate", "approve"})
+SAMPLE_K = 4096  # distinct source addresses kept as a uniform sample, for reports
+TOP_ADDRESSES = 1000  # heaviest sources reported by name (blocklists are made from them)
+TOP_PREFIXES = 100
+# a timeline point: time, all requests/s, attack requests/s, per class, per verdict
+Point = tuple[float, float, float, dict[str, float], dict[str, float]]
 
 
 @dataclass(slots=True)
@@ -41,10 +49,12 @@ class Incident:
     vectors: Counter[str] = field(default_factory=Counter)
     signatures: dict[str, dict[str, Any]] = field(default_factory=dict)
     actions: list[ActionEvent] = field(default_factory=list)
-    timeline: list[tuple[float, float, float]] = field(default_factory=list)
+    timeline: list[Point] = field(default_factory=list)
     addresses: HyperLogLog = field(default_factory=lambda: HyperLogLog(12))
     prefixes: HyperLogLog = field(default_factory=lambda: HyperLogLog(10))
-    top_prefixes: SpaceSaving[str] = field(default_factory=lambda: SpaceSaving(64))
+    top_prefixes: TopCounts = field(default_factory=TopCounts)
+    top_addresses: TopCounts = field(default_factory=TopCounts)
+    sample: BottomK = field(default_factory=lambda: BottomK(SAMPLE_K))
     matched: float = 0.0  # attack requests seen (decided by its rules or in its scopes)
     leaked: float = 0.0  # of those, let through to the origin after mitigation
     last_signal: float = 0.0
@@ -79,16 +89,21 @@ class Incident:
             "sources": {
                 "addresses": round(self.addresses.count()),
                 "prefixes": round(self.prefixes.count()),
-                # at least this many each (Space-Saving's lower bound); empty when spread thin
+                # at least this many each: exact unless the table filled before they came
                 "top_prefixes": [
-                    {"prefix": p, "requests": round(n - err)}
-                    for p, n, err in self.top_prefixes.top(10)
-                    if n - err >= 1
+                    {"prefix": p, "requests": round(n)}
+                    for p, n in self.top_prefixes.top(TOP_PREFIXES)
                 ],
+                "top_addresses": [
+                    {"address": a, "requests": round(n)}
+                    for a, n in self.top_addresses.top(TOP_ADDRESSES)
+                ],
+                "sample": self.sample.labels(),
+                "sample_size": self.sample.k,
             },
             "attack_requests": round(self.matched),
             "leak_after_mitigation": round(self.leaked / self.matched, 4) if self.matched else 0.0,
-            "timeline": [[round(t, 1), round(a, 1), round(b, 1)] for t, a, b in self.timeline],
+            "timeline": [_point(p) for p in self.timeline],
         } | (
             {
                 "sketches": {
@@ -99,6 +114,17 @@ class Incident:
             if sketches
             else {}
         )
+
+
+def _point(p: Point) -> list[Any]:
+    t, total, attack, by_class, by_verdict = p
+    return [
+        round(t, 1),
+        round(total, 1),
+        round(attack, 1),
+        {k: round(v, 1) for k, v in by_class.items()},
+        {k: round(v, 1) for k, v in by_verdict.items()},
+    ]
 
 
 def _action(a: ActionEvent) -> dict[str, Any]:
@@ -162,8 +188,12 @@ class IncidentBook:
         found: dict[str, tuple[Signal, Signature]],
         events: list[ActionEvent],
         rules_left: int,
+        known: Sequence[Signature] = (),
     ) -> Incident | None:
-        """Fold one tick in; returns the incident it changed, if any."""
+        """Fold one tick in; returns the incident it changed, if any. `known` are the
+        attack's signatures so far: where there are any, the records of a signal's scope
+        count as the attack only when one matches (people on the attacked page are not
+        its sources, nor its leak)."""
         attack = [sig for sig in signals if sig.actionable]
         acting = [e for e in events if e.step != "observe" or e.verb != "observe"]
         evidence_only = [sig for sig in attack if not sig.mitigable]
@@ -183,7 +213,7 @@ class IncidentBook:
                     inc.targets[f"route:{value}"] += 1
         for rid, (signal, signature) in found.items():
             inc.signatures.setdefault(rid, signature_summary(rid, signal, signature))
-        self._fold(inc, wall, s, attack)  # this tick's records predate its decisions
+        self._fold(inc, wall, s, attack, known)  # this tick's records predate its decisions
         for e in events:
             if len(inc.actions) < MAX_ACTIONS:
                 inc.actions.append(replace(e, time=wall))  # reports speak wall-clock time
@@ -199,29 +229,48 @@ class IncidentBook:
         start = wall - s.seconds  # the interval that showed it
         return Incident(f"inc-{int(start)}-{self._seq}", start=start, detected=wall)
 
-    def _fold(self, inc: Incident, wall: float, s: Slice, attack: list[Signal]) -> None:
+    def _fold(
+        self, inc: Incident, wall: float, s: Slice, attack: list[Signal], known: Sequence[Signature]
+    ) -> None:
         auto, records, facts = s.auto, s.records, s.facts
         extra: set[int] = set()  # in an attack's scope, not decided by a rule
         for sig in attack:
             if sig.scope:
                 extra.update(i for i in s.members(sig.scope) if not auto[i])
-        matched = [i for i, a in enumerate(auto) if a]
-        matched += extra
+        matchers = [k for k in known if k.conditions]
+        if matchers and extra:
+            extra = {i for i in extra if any(k.matches(view_of(facts[i])) for k in matchers)}
+        attackers = list(compress(facts, auto))  # what the rules decided, at C speed
+        attackers += [facts[i] for i in extra]
         w = s.weight
-        inc.matched += len(matched) * w
+        inc.matched += len(attackers) * w
         if inc.mitigated is not None:
             inc.leaked += sum(1 for i in extra if records[i].origin_time > 0) * w
-        attackers = [facts[i] for i in matched]
-        inc.addresses.add_many(set(map(_ADDRESS, attackers)))  # distinct first, at C speed
+        by_address = Counter(map(_TEXT, attackers))
         by_prefix = Counter(map(_PREFIX, attackers))
-        inc.prefixes.add_many(by_prefix)
+        # an address or prefix already counted changes no sketch: hash only newcomers
+        seen, seen_prefixes = inc.top_addresses.counts, inc.top_prefixes.counts
+        fresh = [a for a in by_address if a not in seen]
+        hashes = hash_texts(fresh)  # one hash each, for the distinct count and the sample
+        inc.addresses.add_hashes(hashes)
+        inc.sample.add_hashed(hashes, fresh)
+        inc.prefixes.add_many([p for p in by_prefix if p not in seen_prefixes])
         inc.top_prefixes.update(by_prefix)
-        rate = len(matched) * w / s.seconds
+        inc.top_addresses.update(by_address)
+        rate = len(attackers) * w / s.seconds
         inc.peak_rps = max(inc.peak_rps, rate)
         if len(inc.timeline) < MAX_TIMELINE:
-            inc.timeline.append((wall, s.total / s.seconds, rate))
+            inc.timeline.append((wall, s.total / s.seconds, rate, *_mix(s)))
 
     def _close(self, inc: Incident) -> None:
         self.closed.append(inc)
         del self.closed[: -self.keep]
         self.current = None
+
+
+def _mix(s: Slice) -> tuple[dict[str, float], dict[str, float]]:
+    """Requests/s of an interval per class and per verdict, for the report's timeline."""
+    scale = s.weight / s.seconds
+    by_class = {str(k): n * scale for k, n in s.count_by("class").items()}
+    by_verdict = {a.label: n * scale for a, n in Counter(map(_VERDICT, s.records)).items()}
+    return by_class, by_verdict

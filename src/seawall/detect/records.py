@@ -112,6 +112,7 @@ class Slice:
 
     __slots__ = (
         "_auto",
+        "_clean",
         "_counts",
         "_groups",
         "_members",
@@ -132,6 +133,7 @@ class Slice:
         self.weight = weight
         self._counts: dict[str, Counter[object]] = {}
         self._auto: list[bool] | None = None
+        self._clean: list[RequestFacts] | None = None  # facts no automatic rule decided
         self._groups: dict[str, dict[object, list[int]]] = {}
         self._members: dict[ScopeKey, list[int]] = {}
 
@@ -146,14 +148,7 @@ class Slice:
         """Unweighted counts per attribute value (multiply by `weight` for real counts)."""
         found = self._counts.get(attr)
         if found is None:
-            derived = _DERIVED.get(attr)
-            if derived is None:
-                found = Counter(map(_GETTERS[attr], self.facts))
-            else:
-                found = Counter()
-                for raw, n in Counter(map(derived[0], self.facts)).items():
-                    found[derived[1](raw)] += n
-            self._counts[attr] = found
+            found = self._counts[attr] = _count(attr, self.facts)
         return found
 
     def clean_rates(self, attr: str) -> dict[object, float]:
@@ -165,10 +160,14 @@ class Slice:
         key = f"clean:{attr}"
         found = self._counts.get(key)
         if found is None:
-            get = _GETTERS[attr]
-            found = self._counts[key] = Counter(
-                get(f) for f, auto in zip(self.facts, self.auto, strict=True) if not auto
-            )
+            auto = self.auto
+            if not any(auto):
+                found = self.count_by(attr)
+            else:
+                if self._clean is None:
+                    self._clean = [f for f, a in zip(self.facts, auto, strict=True) if not a]
+                found = _count(attr, self._clean)
+            self._counts[key] = found
         return self._per_second(found)
 
     def rates(self, attr: str) -> dict[object, float]:
@@ -214,6 +213,17 @@ class Slice:
             for i, key in enumerate(map(_GETTERS[attr], self.facts)):
                 groups[key].append(i)
         return groups
+
+
+def _count(attr: str, facts: Sequence[RequestFacts]) -> Counter[object]:
+    """Counts per value of `attr`; a derived one is counted on its cheap field, then mapped."""
+    derived = _DERIVED.get(attr)
+    if derived is None:
+        return Counter(map(_GETTERS[attr], facts))
+    found: Counter[object] = Counter()
+    for raw, n in Counter(map(derived[0], facts)).items():
+        found[derived[1](raw)] += n
+    return found
 
 
 def is_auto(rec: Record) -> bool:

@@ -8,12 +8,17 @@ greedily:
    least `LIFT` times their baseline share and at least `MIN_SHARE`), most frequent
    first, until they cover 95% of it or `MAX_VALUES` are taken. An attribute that needs
    more values than that carries no signal and is left out: source prefixes when the
-   attack comes from thousands of them, as Cloudflare's dosd drops them.
+   attack comes from thousands of them, as Cloudflare's dosd drops them. Coarse
+   attributes may take more values (`MAX_VALUES_BY`): a botnet's dozen stale browser
+   versions are one signal, however many of them it rotates through.
 2. Among attributes whose values still cover at least `MIN_COVERAGE` of the attack, add
    the one that leaves the least baseline traffic matched (the collateral); on a tie,
    who sends it and how (fingerprint, User-Agent family, query shape, prefix, ASN,
    country) beats where it goes (target, route, method). Stop when the collateral is
    below `ENOUGH` or nothing lowers it further.
+3. If only where-attributes were chosen (a page nobody visits in the baseline leaves
+   no collateral to lower), add the best who-attribute that still covers the attack:
+   the rule then spares the people on that page.
 
 A signature made only of where-attributes is not separable: it would hit every person
 on that page, and a crowd differs from the baseline in exactly that way.
@@ -27,9 +32,10 @@ on) is the anonymous share; the others are reported so a reader sees who is exem
 from __future__ import annotations
 
 import hashlib
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Final
 
 from seawall.core.facts import ClientClass
@@ -39,6 +45,7 @@ from seawall.detect.records import ATTR_INDEX, CLIENT, PRINCIPAL, View
 LIFT: Final = 2.0
 MIN_SHARE: Final = 0.02
 MAX_VALUES: Final = 8
+MAX_VALUES_BY: Final = {"ua_family": 16, "header_fp": 16, "query_shape": 16}
 MIN_COVERAGE: Final = 0.8
 ENOUGH: Final = 1e-4
 MAX_CONDITIONS: Final = 4
@@ -134,14 +141,17 @@ _MATCH_FIELDS: Final[dict[str, tuple[str, Callable[[frozenset[object]], object]]
 
 
 def _shares(views: Sequence[View], weights: Sequence[float], i: int) -> dict[object, float]:
+    # (value, weight) pairs counted at C speed: weights repeat (one per baseline second)
     acc: defaultdict[object, float] = defaultdict(float)
-    for v, w in zip(views, weights, strict=True):
-        acc[v[i]] += w
+    for (value, w), n in Counter(zip(map(itemgetter(i), views), weights, strict=True)).items():
+        acc[value] += w * n
     total = sum(acc.values()) or 1.0
     return {k: n / total for k, n in acc.items()}
 
 
-def _pick_values(attack: dict[object, float], base: dict[object, float]) -> frozenset[object]:
+def _pick_values(
+    attack: dict[object, float], base: dict[object, float], most: int = MAX_VALUES
+) -> frozenset[object]:
     chosen: list[object] = []
     covered = 0.0
     for value, share in sorted(attack.items(), key=lambda kv: -kv[1]):
@@ -153,7 +163,7 @@ def _pick_values(attack: dict[object, float], base: dict[object, float]) -> froz
             continue  # as common in normal traffic: no signal
         chosen.append(value)
         covered += share
-        if len(chosen) > MAX_VALUES:
+        if len(chosen) > most:
             return frozenset()  # too many values: this attribute carries no signal
     return frozenset(chosen)
 
@@ -197,32 +207,51 @@ def build(
             break
         cond, cur, collateral, coverage = best[0], best[1], best[2], best[3]
         conditions.append(cond)
+    if conditions and all(c.attr in WHERE for c in conditions) and cur.attack:
+        whole = _Sets(cur.attack, cur.attack_w, [v for v, _ in base], [w for _, w in base])
+        who = _who(whole, {c.attr for c in conditions}, coverage, base_total, need)
+        if who is not None:
+            conditions.append(who[0])
+            cur = _narrow(cur, ATTR_INDEX[who[0].attr], who[0].values)
+            coverage = who[3]
     coverage = min(1.0, coverage / max(need / MIN_COVERAGE, 1e-9))
     return _finish(tuple(conditions), coverage, attack, baseline, baseline_weights, len(base))
+
+
+def _who(
+    whole: _Sets, used: set[str], coverage: float, base_total: float, need: float
+) -> tuple[Condition, _Sets, float, float] | None:
+    """Where it goes is all that lowered the collateral: still tell the attack apart by
+    who sends it, if anything does, so people on that page are spared. Values are judged
+    against the whole baseline, since a page nobody visits has none to compare with."""
+    return _best_condition(whole, used | WHERE, coverage, base_total, need)
 
 
 def _best_condition(
     cur: _Sets, used: set[str], coverage: float, base_total: float, need: float
 ) -> tuple[Condition, _Sets, float, float] | None:
-    best: tuple[Condition, _Sets, float, float] | None = None
+    best: tuple[Condition, int, float, float] | None = None
+    base_now = sum(cur.base_w) / base_total  # the baseline share still matched
     for attr in _CANDIDATES:
         if attr in used:
             continue
         i = ATTR_INDEX[attr]
         a_sh, b_sh = _shares(cur.attack, cur.attack_w, i), _shares(cur.base, cur.base_w, i)
-        values = _pick_values(a_sh, b_sh)
+        values = _pick_values(a_sh, b_sh, MAX_VALUES_BY.get(attr, MAX_VALUES))
         if not values:
             continue
         kept = sum(a_sh[v] for v in values)
         if coverage * kept < need:
             continue
-        nxt = _narrow(cur, i, values)
-        coll = sum(nxt.base_w) / base_total
         b_kept = sum(b_sh.get(v, 0.0) for v in values)
-        cand = (Condition(attr, values, kept, b_kept), nxt, coll, coverage * kept)
+        coll = base_now * b_kept
+        cand = (Condition(attr, values, kept, b_kept), i, coll, coverage * kept)
         if best is None or (coll, -cand[3]) < (best[2], -best[3]):
             best = cand  # strict: on a tie the earlier (who-and-how) attribute stays
-    return best
+    if best is None:
+        return None
+    cond, i, coll, covered = best
+    return cond, _narrow(cur, i, cond.values), coll, covered  # only the chosen one narrows
 
 
 def _finish(

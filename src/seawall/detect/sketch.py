@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections import Counter
 from collections.abc import Collection, Hashable, Iterable, Mapping
 from heapq import heapify, heappush, heapreplace, nlargest
 from operator import itemgetter
@@ -157,6 +158,15 @@ def _hash64(value: Item) -> int:
     return _from_bytes(_blake2b(data, digest_size=8).digest(), "little")
 
 
+def hash_texts(values: Iterable[str]) -> list[int]:
+    """`_hash64` of each text (BLAKE2b), for sketches fed the same keys in several ways."""
+    blake2b, from_bytes = _blake2b, _from_bytes
+    return [
+        from_bytes(blake2b(v.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "little")
+        for v in values
+    ]
+
+
 class HyperLogLog:
     """Distinct count in 2**p one-byte registers (Flajolet, Fusy, Gandouet, Meunier 2007).
 
@@ -235,6 +245,16 @@ class HyperLogLog:
             if rank > regs[j]:  # noqa: PLR1730 (a compare is cheaper than max())
                 regs[j] = rank
 
+    def add_hashes(self, hashes: Iterable[int]) -> None:
+        """Add values already hashed with `hash_texts` (one hash serves several sketches)."""
+        regs, width = self._regs, 64 - self.p
+        low, top = (1 << width) - 1, width + 1
+        for h in hashes:
+            rank = top - (h & low).bit_length()
+            j = h >> width
+            if rank > regs[j]:  # noqa: PLR1730 (a compare is cheaper than max())
+                regs[j] = rank
+
     def count(self) -> float:
         m = self.m
         regs = self._regs
@@ -260,3 +280,101 @@ class HyperLogLog:
         if other.p != self.p:
             raise ValueError(f"cannot merge p={other.p} into p={self.p}")
         self._regs = bytearray(map(max, self._regs, other._regs))
+
+
+class BottomK:
+    """A uniform sample of the distinct keys of a stream: the `k` with the smallest hash.
+
+    Every distinct key is equally likely to be kept, however often it recurs, so the
+    sample speaks for the population of sources rather than for their volume (a report's
+    country spread is over addresses, not requests). ``a.merge(b)`` equals the sample of
+    the union of both streams, so workers' samples fold into one host's. Keys are hashed
+    stably (`_hash64`); each keeps a label (an address's text is its own key).
+    """
+
+    __slots__ = ("_heap", "_kept", "k")
+
+    def __init__(self, k: int = 4096) -> None:
+        if k < 1:
+            raise ValueError("k must be at least 1")
+        self.k = k
+        self._kept: dict[int, str] = {}  # hash -> label
+        self._heap: list[int] = []  # negated hashes: the largest kept hash on top
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+    @property
+    def full(self) -> bool:
+        """Whether keys may have been left out (below k, the sample is every key)."""
+        return len(self._kept) >= self.k
+
+    def add_many(self, labelled: Mapping[Item, str]) -> None:
+        """Offer keys with their labels; a key already kept changes nothing."""
+        offer = self._offer
+        for key, label in labelled.items():
+            offer(_hash64(key), label)
+
+    def add_hashed(self, hashes: Iterable[int], labels: Iterable[str]) -> None:
+        """Offer keys already hashed with `hash_texts`; once full, only those under the bar."""
+        offer = self._offer
+        pairs: Iterable[tuple[int, str]] = zip(hashes, labels, strict=True)
+        if len(self._kept) >= self.k:
+            bar = -self._heap[0]
+            pairs = [(h, label) for h, label in pairs if h < bar]
+        for h, label in pairs:
+            offer(h, label)
+
+    def merge(self, other: BottomK) -> None:
+        """Fold `other` in: afterwards this is the sample of the union of both streams."""
+        offer = self._offer
+        for h, label in other._kept.items():
+            offer(h, label)
+
+    def _offer(self, h: int, label: str) -> None:
+        kept, heap = self._kept, self._heap
+        if h in kept:
+            return
+        if len(kept) < self.k:
+            kept[h] = label
+            heappush(heap, -h)
+        elif h < -heap[0]:
+            del kept[-heapreplace(heap, -h)]
+            kept[h] = label
+
+    def labels(self) -> list[str]:
+        """The kept labels, in hash order (stable across processes)."""
+        return [self._kept[h] for h in sorted(self._kept)]
+
+
+class TopCounts:
+    """Exact counts for the first `cap` distinct keys; later newcomers only in `untracked`.
+
+    Heavy hitters without Space-Saving's churn: a botnet of thousands of addresses sending
+    a few requests each costs one C-level dict update per interval, not a heap operation
+    per address. A key that arrives once the table is full is not tracked individually
+    (its prefix still is, in the prefix table); `untracked` says how much that was.
+    """
+
+    __slots__ = ("cap", "counts", "untracked")
+
+    def __init__(self, cap: int = 65_536) -> None:
+        if cap < 1:
+            raise ValueError("cap must be at least 1")
+        self.cap = cap
+        self.counts: Counter[str] = Counter()
+        self.untracked = 0.0
+
+    def update(self, counts: Mapping[str, float]) -> None:
+        held = self.counts
+        if len(held) + len(counts) <= self.cap:
+            held.update(counts)
+            return
+        for key, n in counts.items():
+            if key in held or len(held) < self.cap:
+                held[key] += n  # type: ignore[assignment]
+            else:
+                self.untracked += n
+
+    def top(self, n: int) -> list[tuple[str, float]]:
+        return nlargest(n, self.counts.items(), key=_count_at)

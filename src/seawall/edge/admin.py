@@ -1,11 +1,14 @@
-"""The admin API: health, readiness, Prometheus metrics and rules, behind a bearer token."""
+"""The admin API: health, readiness, Prometheus metrics, rules and shared indicators,
+behind a bearer token."""
 
 from __future__ import annotations
 
 import asyncio
 import hmac
 import json
-from collections.abc import Iterator
+import math
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from aiohttp import web
@@ -22,7 +25,12 @@ from seawall.config.build import build_rule, rule_to_spec
 from seawall.config.rulespec import RuleSpec
 from seawall.core.rules import Ruleset, RulesetDelta
 from seawall.edge.stats import LATENCY_BUCKETS
+from seawall.intel.feed import CONTENT_TYPES, parse_feed
+from seawall.intel.indicators import ACTIONS, IntelError, Parsed, Reading, RuleBatch, to_rules
 from seawall.runtime.clock import Clock
+
+INTEL_MAX_BYTES = 16 * 1024 * 1024  # a STIX bundle of some 30,000 indicators
+INTEL_MAX_TTL = 30 * 86400.0
 
 
 class Control(Protocol):
@@ -166,7 +174,103 @@ class StatsCollector:
             yield GaugeMetricFamily(f"seawall_{name}", f"{name.replace('_', ' ')}.", value=value)
 
 
-def make_app(control: Control, token: str, clock: Clock) -> web.Application:
+@dataclass(frozen=True, slots=True)
+class IntelQuery:
+    action: str
+    ttl: float
+    source: str
+
+
+def _intel_query(request: web.Request) -> IntelQuery:
+    """?action=block|challenge|throttle&ttl=SECONDS&source=TAG, or a 400 that says why."""
+    q = request.query
+    action = q.get("action", "block")
+    if action not in ACTIONS:
+        raise web.HTTPBadRequest(text=f"action must be one of {', '.join(ACTIONS)}\n")
+    try:
+        ttl = float(q.get("ttl", "86400"))
+    except ValueError:
+        ttl = math.nan
+    if not 0 < ttl <= INTEL_MAX_TTL:
+        raise web.HTTPBadRequest(text=f"ttl must be seconds in (0, {INTEL_MAX_TTL:.0f}]\n")
+    source = q.get("source", "")
+    if len(source) > 100 or not source.isprintable():
+        raise web.HTTPBadRequest(text="source must be printable text of at most 100 characters\n")
+    return IntelQuery(action, ttl, source)
+
+
+async def _read_body(request: web.Request, limit: int) -> bytes:
+    """The whole body, or 413 as soon as it is known to exceed `limit`."""
+    declared = request.content_length
+    if declared is not None and declared > limit:
+        raise web.HTTPRequestEntityTooLarge(limit, declared)
+    chunks, size = [], 0
+    async for chunk in request.content.iter_any():
+        size += len(chunk)
+        if size > limit:
+            raise web.HTTPRequestEntityTooLarge(limit, size)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _intel_rules(
+    body: bytes, fmt: str, reading: Reading, query: IntelQuery, wall: float, mono: float
+) -> tuple[Parsed, RuleBatch]:
+    _, parsed = parse_feed(body, "request body", wall, fmt, reading)
+    return parsed, to_rules(parsed.indicators, wall, mono, query.action, query.ttl)
+
+
+def intel_handler(
+    control: Control,
+    clock: Clock,
+    authorized: Callable[[web.Request], None],
+    max_bytes: int,
+) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """POST /v1/intel: a peer's indicators (STIX bundle or plain list) in, as rules.
+
+    The rules hold anonymous clients only, expire with the indicators (at most `ttl`),
+    and reach every worker through `control.apply`.
+    """
+
+    async def post_intel(request: web.Request) -> web.Response:
+        """A peer's indicators (STIX bundle or plain list) in, as anonymous-only rules."""
+        authorized(request)
+        query = _intel_query(request)
+        fmt = CONTENT_TYPES.get(request.content_type)
+        if fmt is None:
+            raise web.HTTPUnsupportedMediaType(
+                text=f"Content-Type must be one of {', '.join(CONTENT_TYPES)}\n"
+            )
+        body = await _read_body(request, max_bytes)
+        wall, mono = clock.wall(), clock.monotonic()
+        source = query.source or ("admin" if fmt == "list" else "")
+        reading = Reading(ttl=query.ttl, source=source, max_bytes=max_bytes)
+        try:  # 100,000 indicators take a second or so: off the loop
+            parsed, batch = await asyncio.to_thread(
+                _intel_rules, body, fmt, reading, query, wall, mono
+            )
+        except IntelError as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        if batch.rules:
+            control.apply(RulesetDelta(add=batch.rules))
+        skipped = dict(parsed.skipped)
+        for reason, n in (("expired", batch.expired), ("over_cap", batch.dropped)):
+            if n:
+                skipped[reason] = skipped.get(reason, 0) + n
+        answer = {
+            "rules": [r.id for r in batch.rules],
+            "indicators": batch.indicators,
+            "skipped": skipped,
+            "problems": list(parsed.problems),
+        }
+        return web.json_response(answer)
+
+    return post_intel
+
+
+def make_app(
+    control: Control, token: str, clock: Clock, intel_max_bytes: int = INTEL_MAX_BYTES
+) -> web.Application:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(StatsCollector(control))
 
@@ -270,6 +374,7 @@ def make_app(control: Control, token: str, clock: Clock) -> web.Application:
     app.router.add_get("/v1/suggestions", get_suggestions)
     app.router.add_get("/v1/incidents", get_incidents)
     app.router.add_get("/v1/incidents/{incident_id}", get_incident)
+    app.router.add_post("/v1/intel", intel_handler(control, clock, authorized, intel_max_bytes))
     return app
 
 

@@ -14,7 +14,8 @@ The merged report is rebuilt from the latest report of every member:
   is spread over them);
 - signatures and actions are the union;
 - distinct sources come from the members' HyperLogLog registers merged, so they count
-  addresses seen by several workers once.
+  addresses seen by several workers once; the uniform samples of addresses merge the
+  same way (bottom-k of the union).
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from seawall.detect.sketch import HyperLogLog
+from seawall.detect.incidents import TOP_ADDRESSES, TOP_PREFIXES
+from seawall.detect.sketch import BottomK, HyperLogLog
 
 MAX_OPEN = 100  # host incidents followed at once; the oldest is let go beyond it
 
@@ -139,20 +141,49 @@ def _sources(members: list[dict[str, Any]]) -> dict[str, Any]:
             out[name] = round(hll.count())
         else:  # reports without sketches: the largest share is a lower bound
             out[name] = max(int(m.get("sources", {}).get(name, 0)) for m in members)
-    top: Counter[str] = Counter()
-    for m in members:
-        for row in m.get("sources", {}).get("top_prefixes", []):
-            top[row["prefix"]] += int(row["requests"])
-    out["top_prefixes"] = [{"prefix": p, "requests": n} for p, n in top.most_common(10)]
+    for key, name, n in (
+        ("top_prefixes", "prefix", TOP_PREFIXES),
+        ("top_addresses", "address", TOP_ADDRESSES),
+    ):
+        top: Counter[str] = Counter()
+        for m in members:
+            for row in m.get("sources", {}).get(key, []):
+                top[row[name]] += int(row["requests"])
+        out[key] = [{name: p, "requests": c} for p, c in top.most_common(n)]
+    out.update(_sample(members))
     return out
 
 
-def _timeline(members: list[dict[str, Any]]) -> list[list[float]]:
-    """Per second: total and attack requests/s summed over the workers."""
-    per: defaultdict[int, list[float]] = defaultdict(lambda: [0.0, 0.0])
+def _sample(members: list[dict[str, Any]]) -> dict[str, Any]:
+    """The members' address samples as one: the bottom-k of their union."""
+    held = [m.get("sources", {}) for m in members]
+    sizes = [int(h["sample_size"]) for h in held if "sample_size" in h]
+    if not sizes:
+        return {}
+    union = BottomK(min(sizes))
+    for h in held:
+        union.add_many({t: t for t in h.get("sample", []) if isinstance(t, str)})
+    return {"sample": union.labels(), "sample_size": union.k}
+
+
+def _timeline(members: list[dict[str, Any]]) -> list[list[Any]]:
+    """Per second: total, attack, per class and per verdict requests/s, summed over workers."""
+    per: defaultdict[int, tuple[list[float], Counter[str], Counter[str]]] = defaultdict(
+        lambda: ([0.0, 0.0], Counter(), Counter())
+    )
     for m in members:
-        for t, total, attack in m.get("timeline", []):
-            row = per[round(t)]
-            row[0] += total
-            row[1] += attack
-    return [[float(t), round(a, 1), round(b, 1)] for t, (a, b) in sorted(per.items())]
+        for point in m.get("timeline", []):
+            sums, by_class, by_verdict = per[round(point[0])]
+            sums[0] += point[1]
+            sums[1] += point[2]
+            if len(point) >= 5:
+                by_class.update(point[3])
+                by_verdict.update(point[4])
+    return [
+        [float(t), round(a, 1), round(b, 1), _rounded(c), _rounded(v)]
+        for t, ([a, b], c, v) in sorted(per.items())
+    ]
+
+
+def _rounded(rates: Counter[str]) -> dict[str, float]:
+    return {k: round(r, 1) for k, r in sorted(rates.items())}

@@ -20,12 +20,12 @@ from typing import Any
 
 import uvloop
 
+from seawall.config.engine import engine_settings
 from seawall.config.schema import Config
 from seawall.core.challenge import ChallengeKeys
 from seawall.core.errors import ConfigError
 from seawall.core.rules import Ruleset, RulesetDelta
 from seawall.edge.admin import make_app, start_admin
-from seawall.edge.detection import engine_settings
 from seawall.edge.incidents import HostIncidents
 from seawall.edge.passes import secret_of
 from seawall.edge.server import EdgeWorker, split_hostport

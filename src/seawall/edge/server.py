@@ -7,12 +7,13 @@ import logging
 import socket
 from collections.abc import Callable
 
+from seawall.config.engine import engine_settings
 from seawall.config.schema import Config
 from seawall.core.rules import RulesetDelta
 from seawall.edge.accesslog import AccessLog
 from seawall.edge.connection import ClientConnection
 from seawall.edge.context import EdgeContext
-from seawall.edge.detection import DetectionLoop, IncidentSink, engine_settings
+from seawall.edge.detection import DetectionLoop, IncidentSink
 from seawall.edge.introspect import Introspector
 from seawall.edge.shared_limits import SharedGcraTable, shared_factory
 from seawall.edge.tls import server_context

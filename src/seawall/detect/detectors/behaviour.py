@@ -8,6 +8,7 @@ count means "recently". A prefix fires at most once per window.
 from __future__ import annotations
 
 from collections import Counter
+from operator import attrgetter
 from typing import Final
 
 from seawall.core.verdict import Action
@@ -37,6 +38,8 @@ SENSITIVE: Final = (
     "/hnap1",
 )
 _PROBE_STATUSES: Final = frozenset({400, 401, 403, 404, 405})
+_PATH: Final = attrgetter("path")
+_STATUS: Final = attrgetter("status")
 
 
 def sensitive(path: str) -> bool:
@@ -100,15 +103,19 @@ class Scanner(_PerPrefix):
     vector = "scanner"
 
     def observe(self, s: Slice, ctx: Context) -> None:
+        # the few records that can be probes are found at C speed; most slices have none
+        records, facts = s.records, s.facts
+        secret = {p for p in Counter(map(_PATH, facts)) if sensitive(p)}
+        probes = [i for i, st in enumerate(map(_STATUS, records)) if st in _PROBE_STATUSES]
+        if secret:
+            probes += [i for i, p in enumerate(map(_PATH, facts)) if p in secret]
         counts: Counter[str] = Counter()
-        for r in s.records:
+        for i in dict.fromkeys(probes):
+            r = records[i]
             if r.verdict.action > Action.CACHE:
                 continue  # our own refusals say nothing about the client's probing
             f = r.facts
-            if sensitive(f.path):
-                counts[f.prefix] += 5  # one probe of a secret is worth five misses
-            elif r.status in _PROBE_STATUSES:
-                counts[f.prefix] += 1
+            counts[f.prefix] += 5 if f.path in secret else 1  # a secret is worth five misses
         self.count(s, counts, "probes")
 
 

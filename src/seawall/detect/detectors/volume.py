@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from seawall.core.facts import ClientClass
@@ -149,11 +150,18 @@ class LoginAbuse(_Surge):
 
 
 @register
-class CacheBust(DetectorBase):
-    """Random query or URL variants on one route: every request a cache miss."""
+class CacheBust(_Surge):
+    """Random query variants on one route, far above what the route normally gets.
+
+    Unique queries alone are no attack: search and API pagination are unique by nature.
+    The route's requests with a query must also surge against the route's own baseline.
+    """
 
     name = "cache_bust"
+    attr = "route"
+    vector = "cache_bust"
     OPTIONS = {
+        **_SURGE,
         "min_rps": (20.0, "Least requests/s with a query on the route."),
         "distinct": (0.8, "Least share of those requests whose query is unique."),
     }
@@ -168,21 +176,11 @@ class CacheBust(DetectorBase):
         distinct = Counter(r for r, _ in set(with_query))
         scale = s.weight / s.seconds
         for route, n in per_route.items():
-            rate, share = n * scale, distinct[route] / n
-            if rate < self.opt["min_rps"] or share < self.opt["distinct"]:
+            share = distinct[route] / n
+            if share < self.opt["distinct"]:
                 continue
-            scope: Scope = (("route", route),)
-            self.pending.append(
-                Signal(
-                    self.name,
-                    "cache_bust",
-                    scope,
-                    s.start + s.seconds,
-                    rate,
-                    0.0,
-                    0.0,
-                    round(min(1.0, share), 3),
-                    0,  # distinct sources: counted by the engine for the signals it acts on
-                    (("distinct_queries", f"{share:.2f}"),),
-                )
-            )
+            sig = self.surge(s, ctx, route, n * scale)
+            if sig is not None:
+                evidence = (*sig.evidence, ("distinct_queries", f"{share:.2f}"))
+                conf = min(sig.confidence, round(min(1.0, share), 3))
+                self.pending.append(replace(sig, confidence=conf, evidence=evidence))

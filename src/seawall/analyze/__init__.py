@@ -1,0 +1,1 @@
+"""Offline analysis: access logs read, parsed into column batches and replayed through detection."""
