@@ -129,6 +129,23 @@ def test_nginx_json_named_by_the_operator_picks_fields_per_chunk() -> None:
     assert b.uri == ["/search?q=1", "/"]
 
 
+def test_nginx_request_lines_of_every_shape() -> None:
+    fmt = NginxJsonFormat({"time": "msec", "status": "status", "request": "request"})
+    requests = [
+        "GET /a b HTTP/1.1",
+        "GET /x?y HTTP/2.0",
+        "-",
+        "",
+        "HELP",
+        "CONNECT h:443 HTTP/1.1",
+        "GET /",
+    ]
+    lines = [json.dumps({"msec": "1.5", "status": "400", "request": r}) for r in requests]
+    b = fmt.parse(lines, 1)
+    assert b.method == ["GET", "GET", "", "", "", "CONNECT", "GET"]
+    assert b.uri == ["/a b", "/x?y", "", "", "", "h:443", "/"]
+
+
 def test_nginx_mapping_takes_the_field_most_lines_have() -> None:
     lines = [json.dumps({"time_local": "14/Nov/2023:22:13:20 +0000", "status": 200})] * 3
     lines.append(json.dumps({"msec": "1700000000.5", "status": 200}))

@@ -158,6 +158,13 @@ def test_a_long_malformed_line_is_cut_in_the_sample() -> None:
     assert b.malformed[0] == (1, "x" * 200)
 
 
+def test_escaped_agents_are_decoded_on_every_row() -> None:
+    line = '1.2.3.4 - - [14/Nov/2023:22:13:20 +0000] "GET / HTTP/1.1" 200 1 "-" "{}"'
+    agents = [r"caf\xC3\xA9", r"caf\xC3\xA9", "plain", r"a \"b\"", r"caf\xC3\xA9"]
+    b = COMBINED.parse([line.format(a) for a in agents], 1)
+    assert b.user_agent == ["café", "café", "plain", 'a "b"', "café"]
+
+
 def test_unescape() -> None:
     assert unescape(r"say \x22hi\x22") == 'say "hi"'
     assert unescape(r"caf\xC3\xA9") == "café"

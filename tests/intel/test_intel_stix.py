@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 import stix2validator
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from intelcases import NOW, START, TTL, incident, ind
 
@@ -285,6 +285,7 @@ def test_any_bytes_are_read_or_refused(data: bytes) -> None:
 
 @settings(max_examples=300, deadline=None)
 @given(st.lists(OBJECT | JSON, max_size=6))
+@example([{"type": "report", "id": "report--x", "external_references": [{}]}])  # once raised
 def test_any_objects_in_a_bundle_are_read_or_skipped(objects: list[Any]) -> None:
     parsed = parse_stix(_bundle(*objects), "f", NOW)
     assert len(parsed.problems) <= 20

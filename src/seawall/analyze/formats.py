@@ -8,7 +8,7 @@ of a Batch and keep what did not parse as malformed samples.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -153,19 +153,25 @@ def share_parsed(fmt: LogFormat, lines: Sequence[str]) -> float:
     return len(batch.line) / total if total else 0.0
 
 
-def strings(column: pl.Series) -> list[str]:
-    """A text column as a list; repeated values share one str (less memory, often faster)."""
+def strings(column: pl.Series, normal: Callable[[pl.Series], pl.Series] | None = None) -> list[str]:
+    """A text column as a list; repeated values share one str (less memory, often faster).
+    normal, if given, maps the values (on the distinct ones only, when they are few)."""
     n = column.len()
     if n == 0:
         return []
-    if column.head(_PROBE).n_unique() <= _FEW:
+    head = column.head(_PROBE)
+    few = head.n_unique()
+    if few == 1 and (column == head[0]).all():  # a comparison is cheaper than hashing
+        one: list[str] = (normal(head.head(1)) if normal else head.head(1)).to_list()
+        return one * n
+    if few <= _FEW:
         uniq = column.unique()
-        if uniq.len() == 1:
-            return [uniq[0]] * n
-        cats = uniq.to_list()
-        codes = column.cast(pl.Enum(cats)).to_physical().to_list()
-        return list(map(cats.__getitem__, codes))
-    values: list[str] = column.to_list()
+        names: list[str] = (normal(uniq) if normal else uniq).to_list()
+        if len(names) == 1:
+            return names * n
+        codes = column.cast(pl.Enum(uniq.to_list())).to_physical().to_list()
+        return [names[i] for i in codes]
+    values: list[str] = (normal(column) if normal else column).to_list()
     return values
 
 
@@ -188,9 +194,9 @@ def epoch(expr: pl.Expr) -> pl.Expr:
     return scaled(expr.dt.epoch("us").cast(pl.Float64), 1e6)
 
 
-def bare_host(expr: pl.Expr) -> pl.Expr:
+def bare_host(hosts: pl.Series) -> pl.Series:
     """Lowercased, without a port (IPv6 literals keep their brackets)."""
-    return expr.str.to_lowercase().str.replace(r"^([^:\[\]]*|\[[^\]]*\]):[0-9]*$", "${1}")
+    return hosts.str.to_lowercase().str.replace(r"^([^:\[\]]*|\[[^\]]*\]):[0-9]*$", "${1}")
 
 
 def build_batch(good: pl.DataFrame, bad: pl.DataFrame, extra: Sequence[str] = ()) -> Batch:
@@ -203,7 +209,7 @@ def build_batch(good: pl.DataFrame, bad: pl.DataFrame, extra: Sequence[str] = ()
         time=good["time"].to_list(),
         client=strings(good["client"]),
         method=strings(good["method"]),
-        host=strings(good["host"]),
+        host=strings(good["host"], bare_host),
         uri=strings(good["uri"]),
         status=numbers(good["status"]),
         bytes_out=good["bytes_out"].to_list(),

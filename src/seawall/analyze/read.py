@@ -15,8 +15,8 @@ from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-BLOCK = 1 << 20  # bytes read (and at most inflated) at a time
-MAX_LINE = 1 << 20
+BLOCK = 1 << 18  # bytes read (and at most inflated) at a time
+MAX_LINE = 1 << 20  # more than a block, so most blocks need no line-length check
 GZIP_MAGIC = b"\x1f\x8b"
 BLANK = " \t\x0b\x0c\r"  # a line of only these is blank: skipped, though it has a number
 
@@ -136,9 +136,12 @@ def _lines(blocks: Iterator[bytes], stats: ReadStats) -> Iterator[list[str]]:
                 yield [_decode(rest[:MAX_LINE], ended=False)]
                 rest, skipping = b"", True
             continue
-        lines = _decode(rest + block[start:end]).split("\n")
+        data = rest + block[start:end]
+        lines = _decode(data).split("\n")
         rest = block[end + 1 :]
-        yield lines if max(map(len, lines)) <= MAX_LINE else [x[:MAX_LINE] for x in lines]
+        if len(data) > MAX_LINE and max(map(len, lines)) > MAX_LINE:
+            lines = [x[:MAX_LINE] for x in lines]
+        yield lines
     if rest and not stats.corrupt:
         yield [_decode(rest[:MAX_LINE], ended=False)]
 

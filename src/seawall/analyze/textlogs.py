@@ -19,7 +19,6 @@ import polars as pl
 
 from seawall.analyze.formats import (
     Batch,
-    bare_host,
     build_batch,
     chunk_frame,
     epoch,
@@ -87,7 +86,7 @@ def _finish(frame: pl.LazyFrame, zones: bool = False) -> pl.LazyFrame:
         epoch(time).alias("time"),
         "client",
         pl.col("method").fill_null(""),
-        bare_host(pl.col("vhost")).fill_null("").alias("host"),
+        pl.col("vhost").fill_null("").alias("host"),
         pl.col("uri").fill_null(""),
         pl.col("status").cast(pl.Int64, strict=False),
         pl.when(pl.col("bytes") == "-")
@@ -136,12 +135,12 @@ def _lenient(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def _unescape_agents(good: pl.DataFrame) -> pl.DataFrame:
-    escaped = good["user_agent"].str.contains("\\", literal=True)
-    if not escaped.any():
+    """Escaped user agents decoded, each distinct one once (a flood repeats its own)."""
+    agents = good["user_agent"]
+    escaped = agents.filter(agents.str.contains("\\", literal=True)).unique().to_list()
+    if not escaped:
         return good
-    where = escaped.arg_true()
-    fixed = [unescape(x) for x in good["user_agent"].gather(where).to_list()]
-    return good.with_columns(good["user_agent"].scatter(where, fixed))
+    return good.with_columns(agents.replace(escaped, [unescape(x) for x in escaped]))
 
 
 class CombinedFormat:

@@ -242,7 +242,7 @@ class _Bundle:
     def _report(self, obj: dict[str, Any]) -> None:
         refs = obj.get("external_references")
         ext = (
-            [r["external_id"] for r in refs if isinstance(r, dict)]
+            [r.get("external_id") for r in refs if isinstance(r, dict)]
             if isinstance(refs, list)
             else []
         )
