@@ -9,13 +9,12 @@ import polars as pl
 import pytest
 
 from seawall.analyze import jsonlogs
-from seawall.analyze.formats import Batch, LogFormat, detect, get
+from seawall.analyze.formats import Batch, LogFormat, detect, epoch_any, get
 from seawall.analyze.jsonlogs import (
     CADDY,
     NGINX_JSON,
     SEAWALL,
     NginxJsonFormat,
-    epoch_any,
     nginx_mapping,
     read_json,
 )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from seawall.core.keys import header_fingerprint, normalize_path, query_shape
 
@@ -86,3 +88,18 @@ def test_normalize_path_is_idempotent() -> None:
     for raw in ("/%61dmin", "//admin", "/x/../admin", "/./a/", "/a/%2e/b"):
         once = normalize_path(raw)
         assert normalize_path(once) == once
+
+
+@given(st.text(alphabet="ab=1&x%", max_size=40))
+def test_the_one_parameter_fast_path_agrees_with_the_general_one(query: str) -> None:
+    def general(q: str) -> str:
+        parts = []
+        for item in q.split("&"):
+            if not item:
+                continue
+            name, eq, value = item.partition("=")
+            kind = "e" if not value else ("n" if value.isdigit() else "s")
+            parts.append(f"{name[:32]}={kind}" if eq else name[:32])
+        return "&".join(sorted(parts))[:128]
+
+    assert query_shape(query) == general(query)

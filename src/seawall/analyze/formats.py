@@ -31,6 +31,7 @@ COLUMNS = (
     "user_agent",
     "latency",
 )
+LOCAL_TIME = "%d/%b/%Y:%H:%M:%S %z"  # nginx's $time_local, Apache's %t
 _PROBE = 1024  # rows looked at to guess whether a text column has few distinct values
 _FEW = 64
 
@@ -192,6 +193,23 @@ def scaled(expr: pl.Expr, unit: float) -> pl.Expr:
 def epoch(expr: pl.Expr) -> pl.Expr:
     """A UTC datetime expression as float epoch seconds."""
     return scaled(expr.dt.epoch("us").cast(pl.Float64), 1e6)
+
+
+def epoch_any(expr: pl.Expr) -> pl.Expr:
+    """Epoch seconds from a text field: a number (s, ms, us or ns), ISO 8601, or nginx's local."""
+    number = expr.cast(pl.Float64, strict=False)
+    number = (
+        pl.when(number > 1e17)
+        .then(scaled(number, 1e9))
+        .when(number > 1e14)
+        .then(scaled(number, 1e6))
+        .when(number > 1e11)
+        .then(scaled(number, 1e3))
+        .otherwise(number)
+    )
+    iso = epoch(expr.str.to_datetime("%+", strict=False, time_unit="us", time_zone="UTC"))
+    local = epoch(expr.str.to_datetime(LOCAL_TIME, strict=False, time_unit="us"))
+    return pl.coalesce(number, iso, local)
 
 
 def bare_host(hosts: pl.Series) -> pl.Series:

@@ -16,15 +16,13 @@ import polars as pl
 from seawall.analyze.formats import (
     Batch,
     build_batch,
-    epoch,
+    epoch_any,
     register,
-    scaled,
     share_parsed,
 )
 from seawall.analyze.read import is_blank
 
 SUB_CHUNK = 32768  # lines per decode call: larger joins cost page faults, smaller ones overhead
-LOCAL_TIME = "%d/%b/%Y:%H:%M:%S %z"
 Schema = Mapping[str, pl.DataType]
 
 
@@ -94,23 +92,6 @@ def read_json(texts: list[str], schema: Schema) -> pl.DataFrame:
     if len(parts) == 1:
         return parts[0]
     return pl.concat(parts) if parts else pl.DataFrame(schema=schema)
-
-
-def epoch_any(expr: pl.Expr) -> pl.Expr:
-    """Epoch seconds from a text field: a number (s, ms, us or ns), ISO 8601, or nginx's local."""
-    number = expr.cast(pl.Float64, strict=False)
-    number = (
-        pl.when(number > 1e17)
-        .then(scaled(number, 1e9))
-        .when(number > 1e14)
-        .then(scaled(number, 1e6))
-        .when(number > 1e11)
-        .then(scaled(number, 1e3))
-        .otherwise(number)
-    )
-    iso = epoch(expr.str.to_datetime("%+", strict=False, time_unit="us", time_zone="UTC"))
-    local = epoch(expr.str.to_datetime(LOCAL_TIME, strict=False, time_unit="us"))
-    return pl.coalesce(number, iso, local)
 
 
 def text(name: str) -> pl.Expr:

@@ -15,6 +15,11 @@ def query_shape(query: str) -> str:
     """
     if not query:
         return ""
+    if "&" not in query:  # one parameter, the common case (and a cache-buster's)
+        name, eq, value = query.partition("=")
+        if not eq:
+            return name[:32]
+        return f"{name[:32]}={'e' if not value else ('n' if value.isdigit() else 's')}"
     parts = []
     for item in query.split("&"):
         if not item:
