@@ -7,7 +7,7 @@ Run: python3 bench/analyze_peers.py [--log FILE] [--lines 1300000] [--seed 7]
 Target (DESIGN.md §6): offline analysis, detection included, >= 500,000 lines/s.
 
 Without --log, the log is bench/logs.py's 1.3 M-line hour of a social site with a 10-minute
-flood from 20,000 addresses on /users/cyxymu, kept in /tmp/bench-logs (with a JSON-lines
+flood from 20,000 addresses on /users/cyxymu, kept in the temporary directory under bench-logs/ (with a JSON-lines
 twin) and reused while its sidecar `.truth.json` matches --lines and --seed. Each tool runs
 once on the same file. Wall time and CPU time (user + system of the tool and its children)
 are measured around the process; lines/s is lines over wall time, lines/CPU s over CPU
@@ -61,7 +61,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import logs
 
 REPO = Path(__file__).resolve().parent.parent
-LOG_DIR = Path("/tmp/bench-logs")
+LOG_DIR = Path(tempfile.gettempdir()) / "bench-logs"
 TARGET = 500_000
 FLOOD_FILTER = """[Definition]
 failregex = ^<HOST> -.*"(GET|POST|HEAD).*HTTP.*"
@@ -139,21 +139,26 @@ class Bench:
     roles: dict[str, str]  # address -> bot, browser, app, crawler, scanner
     timeout: float
 
-    def run(self, result: Result, cmd: list[str], out: str, timeout: float | None = None, before_stop: Callable[[], None] | None = None, env: dict[str, str] | None = None) -> int | None:  # fmt: skip
-        """Run one tool alone; its CPU time is the rusage of the children reaped meanwhile."""
+    def run(self, result: Result, cmd: list[str], out: str, timeout: float | None = None, watch: Callable[[], None] | None = None, env: dict[str, str] | None = None) -> int | None:  # fmt: skip
+        """Run one tool alone; its CPU time is the rusage of the children reaped meanwhile.
+        `watch` is called every 20 s and once more before a run past its timeout is stopped."""
         result.command = " ".join(cmd)
         result.extra["load_before"] = round(os.getloadavg()[0], 2)  # others' work skews wall time
         before = os.times()
         began = time.perf_counter()
+        deadline = began + (timeout or self.timeout)
         with open(self.work / out, "w") as sink:
             proc = subprocess.Popen(self.prefix + cmd, stdout=sink, stderr=subprocess.STDOUT, env=env)  # fmt: skip
-            try:
-                code: int | None = proc.wait(timeout or self.timeout)
-                result.wall = time.perf_counter() - began
-            except subprocess.TimeoutExpired:
-                result.wall, result.complete, code = time.perf_counter() - began, False, None
-                if before_stop is not None:
-                    before_stop()
+            code = None
+            while code is None and time.perf_counter() < deadline:
+                try:
+                    code = proc.wait(min(20.0, max(0.0, deadline - time.perf_counter())))
+                except subprocess.TimeoutExpired:
+                    if watch is not None:
+                        watch()
+            result.wall = time.perf_counter() - began
+            if code is None:
+                result.complete = False
                 proc.terminate()  # crowdsec sends its pending alerts on SIGTERM
                 try:
                     proc.wait(60)
@@ -297,10 +302,18 @@ class Bench:
             try:
                 self.await_api(agent.parent / "crowdsec.log")
                 cmd = ["crowdsec", *cfg, "-dsn", f"file://{self.log}", "-type", "nginx", "-no-api"]
-                reached: list[int | None] = []
-                self.run(result, [*cmd, "-no-capi"], "crowdsec/agent.out", timeout, lambda: reached.append(self.scrape(port)))  # fmt: skip
-                result.lines = count_lines(self.log) if result.complete else reached[0]
+                reached: list[int] = []  # lines read, as last seen in its counters
+
+                def watch() -> None:
+                    seen = self.scrape(port)
+                    reached[:] = [seen] if seen is not None else reached
+
+                code = self.run(result, [*cmd, "-no-capi"], "crowdsec/agent.out", timeout, watch)
+                result.lines = count_lines(self.log) if code == 0 else next(iter(reached), None)
                 result.found = self.alerts(cfg, result)
+                if code not in (0, None):  # died: killed from outside, or crashed
+                    result.complete = False
+                    result.found = f"exited with {code}, see its output; " + result.found
             finally:
                 api.terminate()
                 api.wait(30)
@@ -340,6 +353,8 @@ class Bench:
     def alerts(self, cfg: list[str], result: Result) -> str:
         listing = [*self.prefix, "cscli", *cfg, "alerts", "list", "-o", "json", "-l", "0"]
         got = subprocess.run(listing, check=False, capture_output=True, text=True)
+        if got.returncode != 0:
+            return f"alerts unreadable (cscli exit {got.returncode}): {got.stderr.strip()[-200:]}"
         try:
             alerts = json.loads(got.stdout or "[]") or []
         except json.JSONDecodeError:
