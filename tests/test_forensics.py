@@ -69,6 +69,7 @@ def test_analyze_finds_the_flood_and_writes_json_and_an_html_report(
     assert "do not support attributing" in inc["attribution"] or "addresses" in inc["attribution"]
     html = out_html.read_text()
     assert html.startswith("<!DOCTYPE html>") and "<svg" in html and FAMOUS in html
+    assert "access.log (combined, 24,001 lines)" in html  # the files read, as prose
     assert "1 incident(s)" in text and "malformed" in text
 
 

@@ -140,7 +140,13 @@ def write_reports(summary: dict[str, Any], target: str, geo: GeoDb) -> list[str]
     path = Path(target)
     fmt = SUFFIX_FORMATS.get(path.suffix.lower(), "text")
     incidents = summary["incidents"]
-    header = {k: summary[k] for k in ("lines", "malformed", "lines_per_s", "files")}
+    header = {k: summary[k] for k in ("lines", "malformed", "lines_per_s")}
+    header["files"] = [
+        f"{f['path']} ({f['format']}, {f['lines']:,} lines"
+        + (f", damaged: {f['corrupt']}" if f["corrupt"] else "")
+        + ")"
+        for f in summary["files"]
+    ]
     written = []
     for inc in incidents:
         out = (
