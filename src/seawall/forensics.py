@@ -263,7 +263,7 @@ def _print_whatif(w: Mapping[str, Any], c: Console) -> None:
             r["rule"],
             r["action"],
             caught,
-            f"{r['collateral_share']:.3%}",
+            "-" if r["collateral_share"] is None else f"{r['collateral_share']:.3%}",
             by_class or "-",
             f"{r['collateral_addresses']:,}",
         )

@@ -167,3 +167,34 @@ def test_starting_rules_decide_from_the_first_line() -> None:
     blocked = [x for x in seen if x.facts.path.startswith("/users/")]
     assert blocked and all(x.verdict.rule_id == "deny" and x.status == 403 for x in blocked)
     assert all(x.bytes_out == 0 for x in blocked)
+
+
+def test_a_lone_line_dated_far_ahead_is_left_out_and_does_not_move_the_clock() -> None:
+    lines = ordinary(T0, 60, 5)
+    broken = Line(T0 + 1e7, "198.18.0.10", "/", MODERN)
+    after = ordinary(T0 + 60, 60, 5, seed=4)
+    r = Replay()
+    r.feed(batch([*lines, broken, *after]))
+    r.finish()
+    assert r.counts.skewed == 1 and r.counts.late == 0
+    assert r.counts.records == len(lines) + len(after)
+    assert r.counts.last is not None and r.counts.last < T0 + 120
+
+
+def test_a_real_jump_in_a_sparse_log_keeps_every_line() -> None:
+    night = [Line(T0 + i * 7200.0, "198.18.0.10", "/", MODERN) for i in range(6)]
+    r = Replay()
+    r.feed(batch(night))
+    r.finish()
+    assert r.counts.records == 6 and r.counts.skewed == 0
+    assert (r.counts.first, r.counts.last) == (T0, T0 + 5 * 7200.0)
+
+
+def test_a_quiet_stretch_never_closes_seconds_inside_the_reorder_window() -> None:
+    r = Replay()
+    r.feed(
+        batch([Line(T0, "198.18.0.10", "/", MODERN), Line(T0 + 100.0, "198.18.0.11", "/", MODERN)])
+    )
+    r.feed(batch([Line(T0 + 99.5, "198.18.0.12", "/", MODERN)]))  # 0.5 s behind: on time
+    r.finish()
+    assert r.counts.late == 0 and r.counts.records == 3

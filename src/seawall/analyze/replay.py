@@ -14,6 +14,7 @@ on are ticked as one interval (baselines treat missing seconds as zeros in close
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from operator import attrgetter
@@ -32,6 +33,7 @@ from seawall.detect.engine import DetectionEngine, EngineSettings, TickResult
 from seawall.detect.signals import REGISTRY
 
 IDLE_JUMP = 60  # empty seconds, with nothing open, ticked as one interval beyond this
+MAX_SKEW = 3600.0  # a line further ahead than this is held until the next one agrees
 FORWARDED = frozenset({Action.ALLOW, Action.CACHE})
 _TIME = attrgetter("time")
 Observer = Callable[[Record], None]  # sees every replayed record (what-if tallies)
@@ -50,6 +52,7 @@ class ReplaySettings:
 class ReplayCounts:
     records: int = 0
     late: int = 0  # lines older than the open seconds, folded into the oldest one
+    skewed: int = 0  # lone lines dated far ahead of their neighbours, left out
     outside: int = 0  # lines before --since or after --until
     bad_addresses: int = 0
     ticks: int = 0
@@ -75,6 +78,8 @@ class Replay:
         self._seconds: dict[int, list[Record]] = {}
         self._next: int | None = None  # the oldest second not yet replayed
         self._high = float("-inf")  # the latest time seen
+        self._limit = float("inf")  # lines after this are far ahead of the log so far
+        self._held: Record | None = None  # a far-ahead line, kept until the next one agrees
 
     # ---- input -----------------------------------------------------------------------
 
@@ -94,6 +99,9 @@ class Replay:
         verdicts = _kept_verdicts(b.extra)
         seconds, nxt = self._seconds, self._next
         cur_sec, cur = -1, []
+        limit, held = self._limit, self._held
+        if limit == float("inf") and b.time:
+            limit = sorted(b.time)[len(b.time) // 2] + MAX_SKEW  # the first batch's median
         anonymous = ClientClass.ANONYMOUS
         cols = zip(
             b.time, b.client, b.method, b.host, b.uri, b.user_agent, b.status, b.bytes_out,
@@ -116,6 +124,20 @@ class Replay:
             else:
                 sent = max(latency, 1e-6) if cache != "hit" else 0.0  # it reached the origin
                 rec = Record(f, ALLOW, status, 0, size, latency, sent, cache, "", t)
+            if t > limit:
+                # one line far ahead of the rest (a broken clock) must not drag the replay's
+                # clock along; a real jump (a quiet night) is confirmed by the next line
+                if held is None or t < held.time - MAX_SKEW:
+                    held = rec
+                    c.skewed += 1
+                    continue
+                c.skewed -= 1
+                seconds.setdefault(int(held.time), []).append(held)
+                held, cur_sec, limit = None, -1, t + MAX_SKEW
+            else:
+                held = None  # the line before was a lone one: it stays left out
+                if t + MAX_SKEW > limit:  # noqa: PLR1730 (a compare is cheaper than max())
+                    limit = t + MAX_SKEW
             sec = int(t)
             if sec != cur_sec:
                 if nxt is not None and sec < nxt:
@@ -123,6 +145,7 @@ class Replay:
                     sec = nxt
                 cur_sec, cur = sec, seconds.setdefault(sec, [])
             cur.append(rec)
+        self._limit, self._held = limit, held
         if seconds:
             self._high = max(self._high, max(seconds) + 0.999)
         c.bad_addresses = maker.bad_addresses
@@ -152,7 +175,9 @@ class Replay:
             sec = self._next
             rows = seconds.pop(sec, None)
             if rows is None and self._idle():
-                ahead = min(seconds) if seconds else sec + 1
+                # never past the horizon: seconds inside the reorder window stay open
+                nearest = min(seconds) if seconds else sec + 1
+                ahead = nearest if nearest <= horizon else math.floor(horizon)
                 if ahead - sec > IDLE_JUMP:
                     self._tick(ahead)  # one interval for the quiet stretch
                     continue
@@ -174,8 +199,8 @@ class Replay:
         self.engine.observe_many(recs)
         c = self.counts
         c.records += len(recs)
-        c.first = recs[0].time if c.first is None else c.first
-        c.last = recs[-1].time
+        c.first = recs[0].time if c.first is None else min(c.first, recs[0].time)
+        c.last = recs[-1].time if c.last is None else max(c.last, recs[-1].time)
 
     def _decided(self, rec: Record) -> Record:
         """The record as the edge would have handled it under the rules in force."""

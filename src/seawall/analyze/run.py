@@ -105,6 +105,7 @@ def analyze(
         "corrupt": [f"{r.path}: {r.corrupt}" for r in results if r.corrupt],
         "records": c.records,
         "late": c.late,
+        "skewed": c.skewed,
         "outside": c.outside,
         "bad_addresses": c.bad_addresses,
         "first": c.first,

@@ -127,10 +127,11 @@ class WhatIf:
             "caught": t.caught,
             "caught_share": round(t.caught / self.attack, 4) if self.attack else None,
             "collateral_requests": hit,
-            "collateral_share": round(hit / others, 5) if others else 0.0,
+            "collateral_share": round(hit / others, 5) if others else None,
             "collateral_by_class": {
                 k: round(n / self.others[k], 5) for k, n in sorted(t.bystanders.items())
             },
             "collateral_addresses": len(t.addresses),
+            "collateral_addresses_capped": len(t.addresses) >= MAX_ADDRESSES,  # at least
             "first_hit": t.first_hit,
         }
