@@ -312,12 +312,13 @@ def analyze(
     from seawall import forensics as fx  # noqa: PLC0415
 
     req = fx.AnalyzeRequest(
-        paths, fmt, config_path, geo, report_path, json_path, since, until, what_if, not no_progress
+        paths, fmt, config_path, report_path, json_path, since, until, what_if, not no_progress
     )
     out, err = Console(), Console(stderr=True)
     try:
-        summary = fx.run_analyze(req, err)
-        fx.print_summary(summary, out, fx.geo_from(geo))
+        db = fx.geo_from(geo)
+        summary = fx.run_analyze(req, err, db)
+        fx.print_summary(summary, out, db)
     except fx.ERRORS as exc:
         fx.fail(exc)
 

@@ -49,7 +49,6 @@ class AnalyzeRequest:
     paths: tuple[str, ...]
     fmt: str = "auto"
     config: str | None = None
-    geo: tuple[str, ...] = ()
     report: str | None = None
     json_path: str | None = None
     since: str | None = None
@@ -115,12 +114,12 @@ def build_replay(req: AnalyzeRequest) -> tuple[Replay, WhatIf | None]:
     return replay, whatif
 
 
-def run_analyze(req: AnalyzeRequest, console: Console) -> dict[str, Any]:
-    """The whole `seawall analyze`: the summary it prints and writes."""
+def run_analyze(req: AnalyzeRequest, console: Console, geo: GeoDb) -> dict[str, Any]:
+    """The whole `seawall analyze`: the summary it prints and writes. One `geo` serves the
+    JSON, the reports and the terminal, so its cache is warm after the first."""
     for p in req.paths:
         if p != "-" and not Path(p).is_file():
             raise UsageError(f"{p}: no such file")
-    geo = geo_from(req.geo)
     replay, whatif = build_replay(req)
     with _progress(console, req.progress) as tick:
         summary = analyze(AnalyzeOptions(req.paths, req.fmt), replay, tick)

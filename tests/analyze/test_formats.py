@@ -27,8 +27,9 @@ from seawall.analyze.formats import (
 )
 from seawall.analyze.read import is_blank, peek_lines, read_chunks
 
+from goldenlogs import LOGS
+
 TESTS = Path(__file__).resolve().parent.parent
-LOGS = TESTS / "data" / "logs"
 GOLDEN = sorted(LOGS.glob("*.log"))
 
 

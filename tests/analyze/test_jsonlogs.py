@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import polars as pl
 import pytest
 
 from seawall.analyze import jsonlogs
-from seawall.analyze.formats import Batch, LogFormat, detect, epoch_any, get
+from seawall.analyze.formats import Batch, detect, epoch_any, get
 from seawall.analyze.jsonlogs import (
     CADDY,
     NGINX_JSON,
@@ -18,16 +17,8 @@ from seawall.analyze.jsonlogs import (
     nginx_mapping,
     read_json,
 )
-from seawall.analyze.read import read_chunks
 
-LOGS = Path(__file__).resolve().parent.parent / "data" / "logs"
-
-
-def parse_file(fmt: LogFormat, name: str) -> Batch:
-    chunks = list(read_chunks(LOGS / name))
-    assert len(chunks) == 1
-    first, lines = chunks[0]
-    return fmt.parse(lines, first)
+from goldenlogs import LOGS, parse_file
 
 
 def rows(batch: Batch) -> list[tuple[object, ...]]:

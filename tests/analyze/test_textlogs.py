@@ -8,18 +8,11 @@ from pathlib import Path
 import pytest
 
 from seawall.analyze.formats import FORMATS, Batch, get
-from seawall.analyze.read import read_chunks
 from seawall.analyze.textlogs import BULK, COMBINED, unescape
 
-LOGS = Path(__file__).resolve().parent.parent / "data" / "logs"
+from goldenlogs import LOGS, parse_file
+
 FAIL2BAN_LOGS = Path("/usr/lib/python3/dist-packages/fail2ban/tests/files/logs")
-
-
-def parse_file(name: str) -> Batch:
-    chunks = list(read_chunks(LOGS / name))
-    assert len(chunks) == 1
-    first, lines = chunks[0]
-    return COMBINED.parse(lines, first)
 
 
 def rows(batch: Batch) -> list[tuple[object, ...]]:
@@ -40,7 +33,7 @@ def rows(batch: Batch) -> list[tuple[object, ...]]:
 
 
 def test_combined_golden_sample() -> None:
-    b = parse_file("combined.log")
+    b = parse_file(COMBINED, "combined.log")
     firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0"
     assert rows(b) == [
         (1, 1700000000.0, "203.0.113.9", "GET", "/users/cyxymu?page=2", 200, 5123, firefox),
@@ -76,7 +69,7 @@ def test_combined_golden_sample() -> None:
 
 
 def test_common_golden_sample() -> None:
-    b = parse_file("common.log")
+    b = parse_file(COMBINED, "common.log")
     assert rows(b) == [
         (1, 971211336.0, "127.0.0.1", "GET", "/apache_pb.gif", 200, 2326, ""),
         (2, 971211337.0, "::1", "GET", "/index.html", 304, 0, ""),
@@ -87,7 +80,7 @@ def test_common_golden_sample() -> None:
 
 
 def test_syslog_prefixes_both_rfcs() -> None:
-    b = parse_file("combined-syslog.log")
+    b = parse_file(COMBINED, "combined-syslog.log")
     assert rows(b) == [
         # RFC 3164
         (1, 1697062455.0, "203.0.113.10", "GET", "/", 200, 612, "Mozilla/5.0"),
@@ -103,7 +96,7 @@ def test_syslog_prefixes_both_rfcs() -> None:
 
 
 def test_vhost_combined_gives_the_host() -> None:
-    b = parse_file("combined-vhost.log")
+    b = parse_file(COMBINED, "combined-vhost.log")
     assert rows(b) == [
         (1, 1697062455.0, "203.0.113.20", "GET", "/", 200, 612, "Mozilla/5.0"),
         (2, 1697062456.0, "2001:db8::20", "POST", "/cart", 201, 33, "curl/8.5.0"),

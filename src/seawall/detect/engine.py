@@ -144,10 +144,13 @@ class DetectionEngine:
         stressed = sum(self._stress) >= 2
         found, renew = self._signatures(s, signals)
         outcome = self.policy.step(now, list(found.values()), self._feedback(s), stressed, renew)
-        self._update_window(s, now, found)
+        # the attack's signatures so far, for the window (kept out) and the incident (its
+        # sources): the rules in force and the ones written this tick
+        fresh = [sig for _, sig in found.values() if sig.conditions]
+        known = [a.signature for a in self.policy.active.values() if a.signature.conditions]
+        known += fresh
+        self._update_window(s, now, fresh, known)
         before = self.book.current
-        known = [a.signature for a in self.policy.active.values()]
-        known += [sig for _, sig in found.values()]
         inc = self.book.update(
             wall, s, signals, found, outcome.events, len(self.policy.active), known
         )
@@ -245,14 +248,13 @@ class DetectionEngine:
         return Feedback(hits, good, verified, shown, solved)
 
     def _update_window(
-        self, s: Slice, now: float, found: dict[str, tuple[Signal, signatures.Signature]]
+        self,
+        s: Slice,
+        now: float,
+        fresh: list[signatures.Signature],
+        known: list[signatures.Signature],
     ) -> None:
-        active = [a.signature for a in self.policy.active.values()]
-        fresh = [sig for _, sig in found.values() if sig.conditions]
         if fresh:
             self.window.forget_pending(lambda v: any(sig.matches(v) for sig in fresh))
         self.window.add(s)
-        matchers = [sig for sig in active + fresh if sig.conditions]
-        self.window.mature(
-            now, (lambda v: any(sig.matches(v) for sig in matchers)) if matchers else None
-        )
+        self.window.mature(now, (lambda v: any(sig.matches(v) for sig in known)) if known else None)

@@ -239,7 +239,8 @@ class IncidentBook:
                 extra.update(i for i in s.members(sig.scope) if not auto[i])
         matchers = [k for k in known if k.conditions]
         if matchers and extra:
-            extra = {i for i in extra if any(k.matches(view_of(facts[i])) for k in matchers)}
+            views = {i: view_of(facts[i]) for i in extra}  # one view each, for every matcher
+            extra = {i for i, v in views.items() if any(k.matches(v) for k in matchers)}
         attackers = list(compress(facts, auto))  # what the rules decided, at C speed
         attackers += [facts[i] for i in extra]
         w = s.weight

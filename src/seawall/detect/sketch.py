@@ -311,9 +311,7 @@ class BottomK:
 
     def add_many(self, labelled: Mapping[Item, str]) -> None:
         """Offer keys with their labels; a key already kept changes nothing."""
-        offer = self._offer
-        for key, label in labelled.items():
-            offer(_hash64(key), label)
+        self.add_hashed([_hash64(key) for key in labelled], labelled.values())
 
     def add_hashed(self, hashes: Iterable[int], labels: Iterable[str]) -> None:
         """Offer keys already hashed with `hash_texts`; once full, only those under the bar."""
