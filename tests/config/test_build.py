@@ -122,6 +122,7 @@ def test_rule_to_spec_leaves_out_empty_match_fields() -> None:
         "origin": "config",
         "strikes": 0,
         "strike_window": 60.0,
+        "mark": "",
     }
 
 

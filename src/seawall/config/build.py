@@ -35,6 +35,7 @@ def build_rule(spec: RuleSpec, now: float, origin: str = "config") -> Rule:
             asns=frozenset(m.asns),
             query_shapes=frozenset(m.query_shapes),
             ua_families=frozenset(m.ua_families),
+            accounts=frozenset(m.accounts),
         ),
         rate=spec.rate,
         burst=spec.burst,
@@ -47,6 +48,7 @@ def build_rule(spec: RuleSpec, now: float, origin: str = "config") -> Rule:
         reason=spec.reason,
         strikes=spec.strikes,
         strike_window=spec.strike_window,
+        mark=spec.mark,
     )
 
 
@@ -67,6 +69,7 @@ def rule_to_spec(rule: Rule, now: float) -> dict[str, object]:
         "asns": sorted(m.asns),
         "query_shapes": sorted(m.query_shapes),
         "ua_families": sorted(m.ua_families),
+        "accounts": sorted(m.accounts),
     }
     return {
         "id": rule.id,
@@ -83,6 +86,7 @@ def rule_to_spec(rule: Rule, now: float) -> dict[str, object]:
         "origin": rule.origin,
         "strikes": rule.strikes,
         "strike_window": rule.strike_window,
+        "mark": rule.mark,
     }
 
 

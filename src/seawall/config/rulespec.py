@@ -33,6 +33,10 @@ class RuleMatch(Section):
     ua_families: list[str] = Field(
         default_factory=list, description="User-Agent families, e.g. Chrome/51 or curl/8."
     )
+    accounts: list[str] = Field(
+        default_factory=list,
+        description="Accounts named on auth routes, as keyed hashes (seawall accounts hash).",
+    )
 
 
 class RuleSpec(Section):
@@ -45,7 +49,7 @@ class RuleSpec(Section):
         0.0, ge=0, description="Requests/s per `key` allowed before the action applies; 0: always."
     )
     burst: int = Field(1, ge=1, description="Requests allowed at once above the steady rate.")
-    key: Literal["address", "prefix", "token", "route", "target", "global"] = Field(
+    key: Literal["address", "prefix", "token", "route", "target", "global", "fingerprint"] = Field(
         "address", description="What the rate counts per."
     )
     status: int = Field(0, ge=0, le=599, description="Response status; 0: 403 block, 429 throttle.")
@@ -60,9 +64,16 @@ class RuleSpec(Section):
         "strike_window before it is blocked as a bot; 0: never.",
     )
     strike_window: float = Field(60.0, gt=0, description="Window of the strikes, seconds.")
+    mark: Literal["", "step-up", "uniform"] = Field(
+        "",
+        description="Allow rules only: annotate instead of deciding. step-up asks the app "
+        "for MFA; uniform gives the client the route's uniform answer.",
+    )
 
     @model_validator(mode="after")
     def _throttle(self) -> RuleSpec:
         if self.action == "throttle" and self.rate <= 0:
             raise ValueError("a throttle rule needs a rate")
+        if self.mark and self.action != "allow":
+            raise ValueError("only an allow rule can carry a mark")
         return self

@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
+from seawall.config.accounts import AccountsConfig
 from seawall.config.base import Cidr, Seconds
 from seawall.config.base import Section as _Section
 from seawall.config.detection import ChallengeConfig, DetectionConfig, StoreConfig
@@ -323,8 +324,21 @@ class Config(_Section):
         default_factory=ChallengeConfig, description="The proof-of-work challenge."
     )
     store: StoreConfig = Field(default_factory=StoreConfig, description="Where incidents live.")
+    accounts: AccountsConfig = Field(
+        default_factory=AccountsConfig, description="Account protection."
+    )
     admin: Admin = Field(default_factory=Admin, description="The admin API.")
     log: Log = Field(default_factory=Log, description="Logging.")
+
+    @model_validator(mode="after")
+    def _auth_routes(self) -> Config:
+        names = {r.name for r in self.routes}
+        for i, ar in enumerate(self.accounts.routes):
+            if ar.route not in names:
+                raise ValueError(
+                    f"accounts.routes[{i}].route: no [[routes]] entry is named {ar.route!r}"
+                )
+        return self
 
     @field_validator("rules")
     @classmethod

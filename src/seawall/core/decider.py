@@ -32,6 +32,8 @@ def _limit_key(key: LimitKey, f: RequestFacts) -> Hashable:
         return f.route
     if key is LimitKey.TARGET:
         return f.target
+    if key is LimitKey.FINGERPRINT:
+        return f.header_fp
     return None
 
 
@@ -45,7 +47,7 @@ class _Compiled:
         self.strikes = strikes
         status = rule.status or _DEFAULT_STATUS[rule.action]
         self.verdict = Verdict(
-            rule.action, rule.reason or rule.id, rule.id, status, 0.0, rule.close
+            rule.action, rule.reason or rule.id, rule.id, status, 0.0, rule.close, rule.mark
         )
         # too many challenges unsolved: a bot; the connection is closed without an answer
         self.struck = Verdict(Action.BLOCK, STRUCK_REASON, rule.id, 403, 0.0, True)
@@ -70,7 +72,9 @@ class Decider:
 
     A rule without a rate fires on every match; a rule with a rate fires only for
     requests above it. An allow rule that fires ends evaluation with ALLOW, so
-    allowlists placed first protect their clients from every later rule.
+    allowlists placed first protect their clients from every later rule. A marking rule
+    (`Rule.mark`) never decides: the first that matches annotates the ALLOW that results
+    if no other rule fires.
     """
 
     __slots__ = ("_compiled", "_factory", "_limiters", "_ruleset")
@@ -127,11 +131,15 @@ class Decider:
         return sum(len(g) for _, g in self._limiters.values())
 
     def decide(self, f: RequestFacts, now: float) -> Verdict:
+        marked: Verdict | None = None
         for c in self._compiled:
             rule = c.rule
             if rule.expires is not None and rule.expires <= now:
                 continue
             if not c.match(f):
+                continue
+            if rule.mark:
+                marked = marked or c.verdict  # the first mark wins; later rules still apply
                 continue
             if rule.action is Action.CHALLENGE:
                 if f.passed:
@@ -149,5 +157,5 @@ class Decider:
                     continue
                 v = c.verdict
                 return Verdict(v.action, v.reason, v.rule_id, v.status, wait, v.close)
-            return c.verdict
-        return ALLOW
+            return c.verdict  # allowlisted clients carry no marks
+        return ALLOW if marked is None else marked

@@ -58,3 +58,4 @@ class RequestFacts(msgspec.Struct, frozen=True, gc=False):
     country: str = ""
     asn: int = 0
     passed: bool = False  # carries a valid proof-of-work pass for its prefix and User-Agent
+    account: str = ""  # keyed hash of the account an auth route names; "" elsewhere

@@ -20,6 +20,7 @@ class LimitKey(enum.Enum):
     ROUTE = "route"
     TARGET = "target"
     GLOBAL = "global"
+    FINGERPRINT = "fingerprint"
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +40,10 @@ class Match:
     asns: frozenset[int] = frozenset()
     query_shapes: frozenset[str] = frozenset()  # see keys.query_shape
     ua_families: frozenset[str] = frozenset()  # see keys.ua_family
+    accounts: frozenset[str] = frozenset()  # keyed hashes of the accounts auth routes name
+
+
+MARKS = frozenset({"step-up", "uniform"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +66,16 @@ class Rule:
     # seconds without solving one is a bot, and is blocked (Kill-Bots); 0: never
     strikes: int = 0
     strike_window: float = 60.0
+    # an annotation instead of an action: a matching request goes on through the rules,
+    # and if allowed carries the mark: "step-up" (ask the app for MFA) or "uniform" (the
+    # client gets the route's uniform answer, whatever the origin said)
+    mark: str = ""
+
+    def __post_init__(self) -> None:
+        if self.mark and (self.mark not in MARKS or self.action is not Action.ALLOW):
+            raise ValueError(f"rule {self.id}: a mark is one of {sorted(MARKS)}, on allow rules")
+        if self.mark and self.rate > 0:
+            raise ValueError(f"rule {self.id}: a marking rule has no rate (it never decides)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +105,7 @@ class CompiledMatch:
     """A Match turned into the cheapest checks, most selective first."""
 
     __slots__ = (
+        "accounts",
         "asns",
         "cidrs",
         "classes",
@@ -119,6 +135,7 @@ class CompiledMatch:
         self.asns = m.asns
         self.shapes = m.query_shapes
         self.uafams = m.ua_families
+        self.accounts = m.accounts
 
     def __call__(self, f: RequestFacts) -> bool:
         if self.cidrs is not None and not self.cidrs.contains(f.client):
@@ -134,6 +151,8 @@ class CompiledMatch:
         if self.hosts and f.host not in self.hosts:
             return False
         if self.paths and not _path_matches(self.paths, f.path):
+            return False
+        if self.accounts and f.account not in self.accounts:
             return False
         if self.fps and f.header_fp not in self.fps:
             return False

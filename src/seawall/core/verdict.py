@@ -29,6 +29,7 @@ class Verdict(msgspec.Struct, frozen=True, gc=False):
     status: int = 200
     retry_after: float = 0.0
     close: bool = False  # block by closing the connection without a response
+    mark: str = ""  # an allowed request's annotation for the edge (see rules.Rule.mark)
 
 
 ALLOW = Verdict(Action.ALLOW, "default")
