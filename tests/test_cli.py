@@ -313,3 +313,66 @@ def _admin(port: int, path: str) -> str:
     )
     with urllib.request.urlopen(req, timeout=5) as r:
         return str(r.read().decode())
+
+
+def test_two_workers_share_one_account_protection(tmp_path: Path) -> None:
+    """Auth events from both workers reach the supervisor's account protection, whose
+    campaign steps up the account on every worker, and the operator's dismissal is heard."""
+
+    def login(req: Seen) -> object:
+        return 401, [("X-Auth-Result", "failed"), ("Content-Length", "2")], b"no"
+
+    conf = tmp_path / "edge.toml"
+    conf.write_text(
+        f'[store]\npath = "{tmp_path / "s.db"}"\n'
+        '[network]\ntrusted_proxies = ["127.0.0.1/32"]\n'
+        '[[routes]]\nname = "login"\npattern = "/login"\n'
+        '[accounts]\nenabled = true\nsecret = "a-long-enough-secret"\nstep_up = "header"\n'
+        'high_risk = ["victim"]\n'
+        '[[accounts.routes]]\nroute = "login"\nkind = "login"\naccount_field = "user"\n'
+        'result_header = "X-Auth-Result"\n'
+    )
+    port, admin = free_port(), free_port()
+    with OriginThread(login) as origin:
+        proc = _two_workers(port, origin.port, admin, "--config", str(conf))
+        try:
+            wait_for_port(port)
+            wait_for_port(admin)
+
+            def api(path: str, body: bytes | None = None) -> dict[str, object]:
+                req = urllib.request.Request(
+                    f"http://127.0.0.1:{admin}{path}",
+                    data=body,
+                    headers={"Authorization": "Bearer t0k"},
+                )
+                with urllib.request.urlopen(req, timeout=5) as r:
+                    answer: dict[str, object] = json.loads(r.read())
+                    return answer
+
+            form = b"user=victim&password=guess"
+            for i in range(12):  # a guessing botnet: one account, many addresses
+                raw = (
+                    b"POST /login HTTP/1.1\r\nHost: h\r\nX-Forwarded-For: 198.51.100.%d\r\n"
+                    b"Content-Type: application/x-www-form-urlencoded\r\n"
+                    b"Content-Length: %d\r\n\r\n%s" % (i + 1, len(form), form)
+                )
+                assert roundtrip(port, raw)[0].status_code == 401
+            campaigns: list[dict[str, object]] = []
+            deadline = time.monotonic() + 10
+            while not campaigns and time.monotonic() < deadline:
+                time.sleep(0.3)
+                campaigns = api("/v1/campaigns")["campaigns"]  # type: ignore[assignment]
+            (camp,) = campaigns
+            assert camp["kind"] == "targeted" and camp["accounts_count"] == 1
+            rules = [str(r["id"]) for r in api("/v1/rules")["rules"]]  # type: ignore[union-attr]
+            assert f"{camp['id']}-step-up" in rules
+            api(f"/v1/campaigns/{camp['id']}/dismiss", b'{"actor": "ops"}')
+            rules = [str(r["id"]) for r in api("/v1/rules")["rules"]]  # type: ignore[union-attr]
+            assert not any(r.startswith(str(camp["id"])) for r in rules)
+            audit = api("/v1/audit")["audit"]
+            assert any(e["action"] == "campaign.decide" for e in audit)  # type: ignore[index, union-attr]
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(30) == 0
+        finally:
+            proc.kill()
+            proc.wait()

@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from seawall import __version__
+from seawall.accounts.commands import accounts
 from seawall.core.errors import ConfigError
 from seawall.intel.commands import intel
 
@@ -74,10 +75,11 @@ def edge(config_path: str | None, **flags: Any) -> None:
     logging.basicConfig(
         level=cfg.log.level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
+    from seawall.accounts.service import AccountService  # noqa: PLC0415
     from seawall.edge.run import run_edge  # noqa: PLC0415
 
     try:
-        run_edge(cfg)
+        run_edge(cfg, AccountService)
     except ConfigError as err:
         _fail(err, config_path)
     except OSError as err:
@@ -368,6 +370,7 @@ def report(
 
 
 main.add_command(intel)
+main.add_command(accounts)
 
 
 @main.command()

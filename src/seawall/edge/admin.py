@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from seawall.config.build import build_rule, rule_to_spec
 from seawall.config.rulespec import RuleSpec
 from seawall.core.rules import Ruleset, RulesetDelta
+from seawall.edge.admin_accounts import AccountsPort, add_routes
 from seawall.edge.stats import LATENCY_BUCKETS
 from seawall.intel.feed import CONTENT_TYPES, parse_feed
 from seawall.intel.indicators import ACTIONS, IntelError, Parsed, Reading, RuleBatch, to_rules
@@ -269,7 +270,11 @@ def intel_handler(
 
 
 def make_app(
-    control: Control, token: str, clock: Clock, intel_max_bytes: int = INTEL_MAX_BYTES
+    control: Control,
+    token: str,
+    clock: Clock,
+    intel_max_bytes: int = INTEL_MAX_BYTES,
+    accounts: AccountsPort | None = None,
 ) -> web.Application:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(StatsCollector(control))
@@ -375,6 +380,8 @@ def make_app(
     app.router.add_get("/v1/incidents", get_incidents)
     app.router.add_get("/v1/incidents/{incident_id}", get_incident)
     app.router.add_post("/v1/intel", intel_handler(control, clock, authorized, intel_max_bytes))
+    if accounts is not None:
+        add_routes(app, accounts, authorized, _read_body)
     return app
 
 

@@ -316,6 +316,10 @@ class ClientConnection(ClientDispatch):
             self.upstream.send(frame(body, ex.head.chunked))
             return
         ex.body.append(body)
+        watch = self.ctx.auth
+        if ex.auth_wait and ex is self.active and watch and ex.body_bytes > watch.max_body:
+            self.pump()  # too big for a sign-in form: decide without the account
+            return
         if ex.body_bytes > BODY_BUFFER:  # held here until an upstream is attached
             self.pause_reading(2)
             if ex.buffering == 1 and ex is self.active:
@@ -333,6 +337,9 @@ class ClientConnection(ClientDispatch):
         self.set_deadline(NONE if self.active is not None else IDLE)
         if ex.buffering == 1 and ex is self.active:
             self.forward(ex)  # the whole body is here: now ask for an origin slot
+            return
+        if ex.auth_wait and ex is self.active:
+            self.pump()  # the account is in the body, which is whole now
             return
         up = self.upstream
         if ex is self.active and up is not None and ex.verdict is not None:

@@ -25,6 +25,7 @@ from seawall.core.record import Record
 from seawall.core.routes import Router
 from seawall.core.verdict import Action, Verdict
 from seawall.edge.admission import AdmissionGate
+from seawall.edge.authwatch import AuthWatch
 from seawall.edge.cache import MicroCache
 from seawall.edge.exchange import Exchange
 from seawall.edge.passes import ChallengeDesk, secret_of
@@ -108,6 +109,8 @@ class EdgeContext:
             None if adm is None else AdmissionGate(adm, build_limit(cfg), clock, self.stats)
         )
         self.desk = ChallengeDesk(cfg.challenge, secret_of(cfg.challenge))
+        watched = cfg.accounts.enabled and cfg.accounts.routes
+        self.auth = AuthWatch(cfg.accounts) if watched else None
         self._rid_prefix = f"{os.urandom(4).hex()}{worker:x}-"
         self._rid_counter = 0
 

@@ -10,12 +10,15 @@ import asyncio
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
+import msgspec
+
 from seawall.core.challenge import PASS_PATH
 from seawall.core.decider import STRUCK_REASON
 from seawall.core.errors import ClientError
 from seawall.core.facts import RequestFacts, TlsFacts
 from seawall.core.verdict import Action
 from seawall.edge.admission import wants
+from seawall.edge.authwatch import AuthWatch, identifier_in
 from seawall.edge.exchange import BODY_BUFFER, LAST_CHUNK, Exchange, frame
 from seawall.edge.facts import build_facts
 from seawall.edge.plumbing import IDLE, ClientPlumbing
@@ -64,13 +67,16 @@ class ClientDispatch(ClientPlumbing):
                 task.add_done_callback(lambda t: self._after_introspection(t, ex))
                 return
             ex.facts = self.facts(ex)
+        if ctx.auth is not None and not self.watch(ex, ctx.auth):
+            return  # the body names the account: decide once it is here
         if ex.facts.path == PASS_PATH:
             self.answer_pass(ex)
             return
         verdict = ctx.decider.decide(ex.facts, ex.t0)
         ex.verdict = verdict
         if verdict.action is Action.ALLOW or verdict.action is Action.CACHE:
-            if ctx.cache is not None and ctx.cache.lookup(self, ex):
+            # watched routes are never answered from the cache: each view is an event
+            if ctx.cache is not None and ex.auth is None and ctx.cache.lookup(self, ex):
                 return  # answered from the cache, or waiting for the request fetching it
             self.forward(ex)
         else:
@@ -87,6 +93,29 @@ class ClientDispatch(ClientPlumbing):
 
     def facts(self, ex: Exchange) -> RequestFacts:
         return build_facts(self.ctx, ex, self.peer, self.peer_prefix, self.tls)
+
+    def watch(self, ex: Exchange, watch: AuthWatch) -> bool:
+        """On a watched auth route, put the account in the facts; False: the body is awaited."""
+        assert ex.facts is not None
+        if ex.auth is not None and not ex.auth_wait:
+            return True  # done already
+        spec = ex.auth or watch.spec(ex.facts)
+        if spec is None:
+            return True
+        ex.auth = spec
+        if spec.account_from == "body" and not ex.complete and ex.body_bytes <= watch.max_body:
+            if not ex.auth_wait and ex.head.expect_continue:
+                self.write(CONTINUE_100)  # the body is wanted now, before any decision
+                ex.head.expect_continue = False
+            ex.auth_wait = True  # connection.py pumps again at the end of the body
+            return False
+        ex.auth_wait = False
+        body = b"".join(ex.body) if ex.body_bytes <= watch.max_body else b""
+        ctype = ex.head.headers.get("content-type", "")
+        account = watch.hasher(identifier_in(spec, ex.facts, body, ctype))
+        if account:
+            ex.facts = msgspec.structs.replace(ex.facts, account=account)
+        return True
 
     def forward(self, ex: Exchange) -> None:
         ctx = self.ctx
@@ -106,6 +135,11 @@ class ClientDispatch(ClientPlumbing):
         ex.buffering = 2
         assert ex.facts is not None
         assert ctx.origins is not None
+        extra, drop = b"", frozenset[bytes]()
+        if (watch := ctx.auth) is not None:
+            drop = watch.drop_in
+            if ex.verdict is not None and ex.verdict.mark == "step-up":
+                extra = watch.step_up + b": mfa\r\n"
         head = upstream_head(
             ex.method,
             ex.target,
@@ -116,6 +150,8 @@ class ClientDispatch(ClientPlumbing):
             "https" if self.tls.version else "http",
             ex.rid,
             ctx.origins.default_host,
+            extra,
+            drop,
         )
         # a retry on a fresh connection keeps the slot it was admitted with
         if ctx.admission is None or ex.ticket is not None or ctx.admission.enter(self, ex, head):
@@ -157,7 +193,8 @@ class ClientDispatch(ClientPlumbing):
         close = not ex.complete or ex.head.close
         if v.action is Action.CHALLENGE:
             assert ex.facts is not None
-            self.write(desk.refusal(ex, ex.facts, v, wants(ex) == "html", close))
+            html = wants(ex) == "html"
+            self.write(desk.refusal(ex, ex.facts, v, html, close, ex.auth is not None))
             self.done(ex, close)
             return
         if v.action is Action.THROTTLE:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from seawall.core.admission import Ticket
+from seawall.core.auth import EventKind, Result
 from seawall.core.cache import Entry, Freshness
 from seawall.core.facts import RequestFacts
 from seawall.core.verdict import Verdict
+from seawall.edge.authwatch import AuthSpec
 from seawall.edge.request import Head
 
 BODY_BUFFER = 65_536  # request body bytes held before an upstream is attached
@@ -15,6 +17,9 @@ class Exchange:
     """State of one request from its head to the last response byte."""
 
     __slots__ = (
+        "auth",
+        "auth_result",
+        "auth_wait",
         "body",
         "body_bytes",
         "buffering",
@@ -43,6 +48,7 @@ class Exchange:
         "rid",
         "stale",
         "status",
+        "swallow",
         "t0",
         "target",
         "ticket",
@@ -96,6 +102,10 @@ class Exchange:
         self.cache_lead = False  # this request fetches the key for the others
         self.capture: tuple[int, tuple[tuple[str, str], ...], Freshness, list[bytes]] | None = None
         self.stale: Entry | None = None  # a stale copy to serve if the origin fails
+        self.auth: AuthSpec | None = None  # a watched auth route: an event when it ends
+        self.auth_wait = False  # reading the body for the account before deciding
+        self.auth_result: tuple[EventKind, Result] | None = None  # how the origin said it ended
+        self.swallow = False  # the client got a uniform answer: the origin's body is read, unsent
 
     @property
     def has_body(self) -> bool:

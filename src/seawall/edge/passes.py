@@ -72,11 +72,21 @@ class ChallengeDesk:
         return difficulty(cfg.bits, self.pressure, bots, low=min(8, cfg.bits), high=cfg.max_bits)
 
     def refusal(
-        self, ex: Exchange, f: RequestFacts, v: Verdict, wants_html: bool, close: bool
+        self,
+        ex: Exchange,
+        f: RequestFacts,
+        v: Verdict,
+        wants_html: bool,
+        close: bool,
+        form_post: bool = False,
     ) -> bytes:
-        """The answer to a challenge verdict: the page, or 429 for what cannot run it."""
+        """The answer to a challenge verdict: the page, or 429 for what cannot run it.
+
+        `form_post`: a browser's sign-in form on a watched auth route also gets the page;
+        once solved it lands back on the form, so a stepped-up owner can always sign in.
+        """
         retry = self.cfg.retry_after
-        if not wants_html or ex.method not in (b"GET", b"HEAD"):
+        if not wants_html or (ex.method not in (b"GET", b"HEAD") and not form_post):
             ex.status = 429
             return simple_response(
                 429,

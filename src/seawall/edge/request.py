@@ -139,12 +139,18 @@ def upstream_head(
     proto: str,
     rid: str,
     default_host: bytes,
+    extra: bytes = b"",
+    drop_more: frozenset[bytes] = frozenset(),
 ) -> bytes:
-    """The head the origin sees: hop-by-hop gone, framing and forwarding headers ours."""
+    """The head the origin sees: hop-by-hop gone, framing and forwarding headers ours.
+
+    `extra` is header lines of ours (CRLF-terminated); `drop_more` names headers only the
+    edge may set, dropped from the client's.
+    """
     parts = [method, b" ", target, b" HTTP/1.1\r\n"]
     if "host" not in head.headers:  # HTTP/1.0 clients may omit it; HTTP/1.1 origins need it
         parts += (b"Host: ", default_host, b"\r\n")
-    drop = head.drop
+    drop = head.drop | drop_more if drop_more else head.drop
     for name, value in raw:
         lname = name.lower()
         if lname not in _DROP and (not drop or lname not in drop):
@@ -155,6 +161,8 @@ def upstream_head(
         parts.append(b"Content-Length: %d\r\n" % head.content_length)
     if head.upgrade:
         parts.append(f"Connection: upgrade\r\nUpgrade: {head.upgrade}\r\n".encode("latin-1"))
+    if extra:
+        parts.append(extra)
     via = head.headers.get("via")
     parts.append(
         (

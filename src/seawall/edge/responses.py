@@ -57,6 +57,19 @@ def simple_response(
     return b"".join(parts)
 
 
+def uniform_response(
+    status: int, body: bytes, close: bool, request_id: str, head_only: bool
+) -> bytes:
+    """The same answer whatever the origin said: a recovery flow under harvesting."""
+    head = (
+        f"HTTP/1.1 {status} {_reason(status)}\r\nServer: seawall\r\n"
+        f"Content-Type: text/plain; charset=utf-8\r\nContent-Length: {len(body)}\r\n"
+        f"Cache-Control: no-store\r\nX-Request-ID: {request_id}\r\n"
+        f"{'Connection: close' + chr(13) + chr(10) if close else ''}\r\n"
+    ).encode("latin-1")
+    return head if head_only else head + body
+
+
 CONTINUE_100 = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 

@@ -2,6 +2,8 @@
 
 The supervisor holds the authoritative ruleset and the admin API. Workers receive every
 rule change over a pipe (well within a second) and report their counters each second.
+Over 400 lines because both ways of running must offer the admin API the same control
+(rules, stats, incidents, suggestions, account protection), side by side here.
 """
 
 from __future__ import annotations
@@ -26,6 +28,12 @@ from seawall.core.challenge import ChallengeKeys
 from seawall.core.errors import ConfigError
 from seawall.core.rules import Ruleset, RulesetDelta
 from seawall.edge.admin import make_app, start_admin
+from seawall.edge.admin_accounts import (
+    AccountsFactory,
+    AccountsRuntime,
+    start_accounts,
+    stop_accounts,
+)
 from seawall.edge.incidents import HostIncidents
 from seawall.edge.passes import secret_of
 from seawall.edge.server import EdgeWorker, split_hostport
@@ -57,9 +65,15 @@ def _log_failure(fut: asyncio.Future[None]) -> None:
 class LocalControl:
     """The admin API's view of a single in-process worker."""
 
-    def __init__(self, worker: EdgeWorker, store: IncidentStore | None = None) -> None:
+    def __init__(
+        self,
+        worker: EdgeWorker,
+        store: IncidentStore | None = None,
+        accounts: AccountsRuntime | None = None,
+    ) -> None:
         self.worker = worker
         self.store = store or IncidentStore("")
+        self.accounts = accounts
 
     def incidents(self) -> list[dict[str, Any]]:
         return self.store.list()
@@ -82,7 +96,10 @@ class LocalControl:
         return self.worker.ctx.decider.apply(delta)
 
     def stats(self) -> dict[str, Any]:
-        return self.worker.ctx.stats.snapshot()
+        snap = self.worker.ctx.stats.snapshot()
+        if self.accounts is not None:
+            snap["gauges"].update(self.accounts.stats())
+        return snap
 
     def ready(self) -> bool:
         return bool(self.worker.servers) and not self.worker.ctx.draining
@@ -99,6 +116,7 @@ async def serve_single(
     cfg: Config,
     stop: asyncio.Event | None = None,
     on_ready: Callable[[EdgeWorker], None] | None = None,
+    accounts: AccountsFactory | None = None,
 ) -> None:
     clock = SystemClock()
     stop = stop or asyncio.Event()
@@ -107,11 +125,15 @@ async def serve_single(
     worker = EdgeWorker(cfg, clock, on_incident=saver(store))
     await worker.start()
     asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, worker.reopen_logs)
+    svc, svc_task = start_accounts(cfg, accounts, worker.apply, clock)
+    if svc is not None and worker.ctx.auth is not None:
+        svc.sources.append(worker.ctx.auth.drain)
     runner = None
     if cfg.admin.listen:
         host, port = split_hostport(cfg.admin.listen)
+        control = LocalControl(worker, store, svc)
         runner = await start_admin(
-            make_app(LocalControl(worker, store), cfg.admin.token, clock), host, port
+            make_app(control, cfg.admin.token, clock, accounts=svc), host, port
         )
     if on_ready is not None:
         on_ready(worker)
@@ -123,6 +145,7 @@ async def serve_single(
         await worker.stop()
         if runner is not None:
             await runner.cleanup()
+        await stop_accounts(svc, svc_task)
         store.close()
 
 
@@ -172,6 +195,8 @@ async def _worker_main(
         while True:
             await asyncio.sleep(STATS_INTERVAL)
             pipe.send(("stats", worker.ctx.stats.snapshot()))
+            if worker.ctx.auth is not None and worker.ctx.auth.queue:
+                pipe.send(("auth", worker.ctx.auth.drain()))
             if worker.detection is not None:
                 pipe.send(("suggestions", worker.detection.suggestions()))
 
@@ -209,7 +234,9 @@ def _worker_entry(cfg: Config, index: int, pipe: mpc.Connection, shared: SharedG
 class Supervisor:
     """Starts workers, forwards rule changes, sums their counters, restarts a crashed one."""
 
-    def __init__(self, cfg: Config) -> None:
+    def __init__(self, cfg: Config, accounts: AccountsFactory | None = None) -> None:
+        self.accounts_factory = accounts
+        self.accounts: AccountsRuntime | None = None
         if not cfg.challenge.secret:  # one key for all workers, or passes fail across them
             key = secret_of(cfg.challenge).decode()
             cfg = cfg.model_copy(
@@ -246,7 +273,10 @@ class Supervisor:
         return self.rules
 
     def stats(self) -> dict[str, Any]:
-        return merge(list(self.snapshots.values()))
+        merged = merge(list(self.snapshots.values()))
+        if self.accounts is not None:
+            merged["gauges"].update(self.accounts.stats())
+        return merged
 
     def incidents(self) -> list[dict[str, Any]]:
         return self.store.list()
@@ -303,6 +333,8 @@ class Supervisor:
             self.save(self.host_incidents.fold(index, payload))
         elif kind == "suggestions":
             self.suggested[index] = payload
+        elif kind == "auth" and self.accounts is not None:
+            self.accounts.submit(payload)
 
     def _on_exit(self, index: int) -> None:
         loop = asyncio.get_running_loop()
@@ -324,12 +356,15 @@ class Supervisor:
         asyncio.get_running_loop().add_signal_handler(
             signal.SIGHUP, self.forward_signal, signal.SIGHUP
         )
+        svc, svc_task = start_accounts(self.cfg, self.accounts_factory, self.apply, self.clock)
+        self.accounts = svc
         for i in range(self.cfg.workers):
             self.spawn(i)
         runner = None
         if self.cfg.admin.listen:
             host, port = split_hostport(self.cfg.admin.listen)
-            runner = await start_admin(make_app(self, self.cfg.admin.token, self.clock), host, port)
+            app = make_app(self, self.cfg.admin.token, self.clock, accounts=svc)
+            runner = await start_admin(app, host, port)
         await stop.wait()
         self.stopping = True
         for pipe in self.pipes.values():
@@ -343,13 +378,16 @@ class Supervisor:
                 proc.kill()
         if runner is not None:
             await runner.cleanup()
+        await stop_accounts(svc, svc_task)
         self.store.close()
 
 
-async def serve_workers(cfg: Config, stop: asyncio.Event | None = None) -> None:
+async def serve_workers(
+    cfg: Config, stop: asyncio.Event | None = None, accounts: AccountsFactory | None = None
+) -> None:
     stop = stop or asyncio.Event()
     _install_stop(stop)
-    await Supervisor(cfg).run(stop)
+    await Supervisor(cfg, accounts).run(stop)
 
 
 def preflight(cfg: Config) -> None:
@@ -366,10 +404,10 @@ def preflight(cfg: Config) -> None:
         raise ConfigError("store.path", f"directory {parent} does not exist")
 
 
-def run_edge(cfg: Config) -> None:
-    """Blocking entry point for `seawall edge`."""
+def run_edge(cfg: Config, accounts: AccountsFactory | None = None) -> None:
+    """Blocking entry point for `seawall edge`; `accounts` builds account protection."""
     preflight(cfg)
     if cfg.workers == 1:
-        uvloop.run(serve_single(cfg))
+        uvloop.run(serve_single(cfg, accounts=accounts))
     else:
-        uvloop.run(serve_workers(cfg))
+        uvloop.run(serve_workers(cfg, accounts=accounts))

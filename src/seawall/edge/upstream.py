@@ -16,10 +16,11 @@ from urllib.parse import urlsplit
 import httptools
 
 from seawall.config.schema import Origin
+from seawall.edge.authwatch import AuthWatch, outcome
 from seawall.edge.exchange import LAST_CHUNK, Exchange, frame
 from seawall.edge.plumbing import IDLE
 from seawall.edge.request import response_head
-from seawall.edge.responses import simple_response
+from seawall.edge.responses import simple_response, uniform_response
 from seawall.edge.stats import EdgeStats, OriginHealth
 from seawall.runtime.clock import Clock
 
@@ -211,6 +212,8 @@ class UpstreamConnection(asyncio.Protocol):
         self.pool.stats.origin_latency.observe(ex.origin_time)
         self.pool.health.observe(ex.origin_time, status >= 500)
         ctx = client.ctx
+        if ex.auth is not None and ctx.auth is not None:
+            self._auth_outcome(ctx.auth, ex, status)
         if ctx.admission is not None:
             # the origin has done its work once it answers: a slow reader must not hold a slot
             ctx.admission.release(ex)
@@ -231,12 +234,30 @@ class UpstreamConnection(asyncio.Protocol):
         framing = self._framing(ex, status)
         if ex.resp_until_close and not ex.resp_chunked:
             close = True
-        client.write(response_head(status, self.reason, self.headers, framing, close, ex.rid))
+        v = ex.verdict
+        if ex.auth is not None and v is not None and v.mark == "uniform" and ex.auth.recovery:
+            ex.swallow = True  # the origin's body is read and dropped: the same answer for all
+            body = ex.auth.uniform
+            ex.status, ex.bytes_out = ex.auth.uniform_status, len(body)
+            client.write(uniform_response(ex.status, body, close, ex.rid, ex.is_head))
+        else:
+            client.write(response_head(status, self.reason, self.headers, framing, close, ex.rid))
         ex.head.close = close
         if ex.is_head or status in _NO_BODY_STATUS:
             # llhttp cannot be told a response to HEAD has no body: finish here, fresh parser
             self.parser = httptools.HttpResponseParser(self)
             self.on_message_complete()
+
+    def _auth_outcome(self, watch: AuthWatch, ex: Exchange, status: int) -> None:
+        """How a watched attempt ended, as an event now (the client may leave before the
+        body ends); the app's result header goes before anything (cache included) sees it."""
+        assert ex.auth is not None
+        ex.auth_result = outcome(ex.auth, status, self.headers)
+        if watch.strip:
+            self.headers = [(n, v) for n, v in self.headers if n.lower() not in watch.strip]
+        if ex.auth_result is not None and ex.facts is not None:
+            kind, result = ex.auth_result
+            watch.emit(watch.event(ex.rid, ex.facts, ex.wall, kind, result))
 
     def _framing(self, ex: Exchange, status: int) -> bytes:
         length = None
@@ -261,6 +282,8 @@ class UpstreamConnection(asyncio.Protocol):
         client, ex = self.client, self.ex
         if client is None or ex is None or not ex.resp_started:
             return
+        if ex.swallow:
+            return
         ex.bytes_out += len(body)
         if ex.capture is not None and (cache := client.ctx.cache) is not None:
             cache.body(ex, body)
@@ -270,7 +293,7 @@ class UpstreamConnection(asyncio.Protocol):
         client, ex = self.client, self.ex
         if client is None or ex is None or not ex.resp_started or ex.status == 101:
             return  # a 101 is followed by the tunnel, not by another message
-        if ex.resp_chunked:
+        if ex.resp_chunked and not ex.swallow:
             client.write(LAST_CHUNK)
         if ex.capture is not None and (cache := client.ctx.cache) is not None:
             cache.complete(ex)
