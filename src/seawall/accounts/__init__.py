@@ -1,0 +1,1 @@
+"""Account protection: auth events in, campaigns, step-up rules and warnings out."""
