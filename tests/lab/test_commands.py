@@ -3,7 +3,8 @@
 The two scenario runs are the CI end-to-end check of the lab issue: cyxymu-2009 for 20 s
 under `none` and under `seawall`. They assert only what the edge foundation guarantees: the
 scorecard is complete and consistent, every class took part, and with no protection the
-origin is overwhelmed. How well a protection does is measured, not asserted.
+origin is overwhelmed. How well a protection does is measured, not asserted. The account
+siege runs for 20 s under `none`: people and owners sign in, and nothing reports a campaign.
 """
 
 from __future__ import annotations
@@ -94,6 +95,47 @@ def test_cyxymu_behind_seawall_gives_a_complete_scorecard(tmp_path: Path) -> Non
 
 
 @pytest.mark.timeout(150)
+def test_account_siege_without_protection_lets_owners_in_and_finds_nothing(
+    tmp_path: Path,
+) -> None:
+    out = seawall(
+        "lab",
+        "run",
+        "account-siege",
+        "--protection",
+        "none",
+        "--duration",
+        "20",
+        "--json",
+        str(tmp_path / "siege.json"),
+        "--out",
+        str(tmp_path),
+        cwd=tmp_path,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    card: dict[str, Any] = json.loads((tmp_path / "siege.json").read_text(encoding="utf-8"))
+    assert validate_scorecard(card) == [] and card["errors"] == []
+    assert card["unlabelled_at_origin"] == 0
+    users, owners = card["classes"]["account_user"], card["classes"]["account_owner"]
+    assert users["sent"] >= 400 and users["success_rate"] > 0.95  # about 36 people a second
+    assert owners["sent"] >= 8  # 12 owners, each every 10-20 s
+    a = card["accounts"]
+    assert a["targeted"] == 12 and a["owner_sign_ins"] == owners["sent"]
+    assert a["owners_signed_in"] == owners["success_rate"] > 0.9
+    assert a["owner_mfa_prompts"] == 0  # nobody asks for a code without the edge
+    assert (a["campaigns"], a["warned"]) == (0, 0)
+    assert (a["campaign_recall"], a["campaign_precision"]) == (0.0, None)
+    assert (a["warning_recall"], a["warning_precision"]) == (0.0, None)
+    # unprotected, every try with a breached password takes the account over
+    assert a["takeovers"] == a["breached_tries"]
+    siege = card["attack"]["by_class"]["account_siege"]
+    assert siege["sent"] > 100 and siege["statuses"]["401"] > 50  # the guesses, nearly all wrong
+    assert card["attack"]["leak_rate"] > 0.9
+    assert "accounts" in out.stdout and "campaign recall" in out.stdout
+    assert "## Accounts" in (tmp_path / "account-siege-none.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.timeout(150)
 def test_demo_runs_cyxymu_behind_seawall(tmp_path: Path) -> None:
     out = seawall("demo", "--duration", "8", "--out", str(tmp_path), cwd=tmp_path)
     assert out.returncode == 0, out.stdout + out.stderr
@@ -114,7 +156,7 @@ def test_lab_list_names_every_scenario(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     for name in SCENARIOS:
         assert name in out.stdout
-    assert len(SCENARIOS) == 4
+    assert len(SCENARIOS) == 5
 
 
 def test_lab_run_of_an_unknown_scenario_lists_the_known_ones(tmp_path: Path) -> None:

@@ -16,11 +16,10 @@ import pytest
 from seawall.core.classes import Classifier, ClassSettings
 from seawall.core.facts import ClientClass
 from seawall.core.net import parse_address
+from seawall.lab.accounts_origin import RESET_BODY, SESSION_COOKIE
 from seawall.lab.origin import (
     DEFAULT_SECRETS,
     ORIGIN_KEY,
-    RESET_BODY,
-    SESSION_COOKIE,
     LabSecrets,
     OriginConfig,
     RunningOrigin,

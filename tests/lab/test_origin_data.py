@@ -37,6 +37,8 @@ def test_the_same_seed_gives_the_same_site() -> None:
     assert len(data.generate(7).users) == 300
     with pytest.raises(ValueError):
         data.generate(7, users=1)
+    with pytest.raises(ValueError):
+        data.generate(7, quiet=-1)
 
 
 def test_passwords_are_salted_pbkdf2() -> None:
@@ -63,8 +65,8 @@ def test_writes(conn: sqlite3.Connection) -> None:
     assert data.check_login(conn, "cyxymu", data.password_for("cyxymu", 7))
     assert not data.check_login(conn, "cyxymu", "wrong")
     assert not data.check_login(conn, "nobody", data.password_for("nobody", 7))
-    data.request_reset(conn, "cyxymu@mail.example")
-    data.request_reset(conn, "nobody@mail.example")
+    assert data.request_reset(conn, "cyxymu@mail.example") is True
+    assert data.request_reset(conn, "nobody@mail.example") is False
     rows = conn.execute("SELECT user_id FROM resets ORDER BY id").fetchall()
     assert rows == [(1,), (None,)]
     new = data.add_post(conn, "cyxymu", "fresh")

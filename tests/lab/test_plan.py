@@ -11,13 +11,21 @@ import pytest
 from seawall.lab import plan as lab_plan
 from seawall.lab.addresses import Drawn, Origin
 from seawall.lab.origin_data import FAMOUS, generate
-from seawall.lab.plan import SITE_SEED, DrawnRun, draw_addresses, result, worker_plans
+from seawall.lab.plan import (
+    SITE_SEED,
+    DrawnRun,
+    draw_addresses,
+    result,
+    siege_accounts,
+    worker_plans,
+)
 from seawall.lab.runner import LiveView, RunOptions, _Collect
 from seawall.lab.scenarios import (
     FLOOD_KINDS,
     LEGIT_CLASSES,
     SCENARIOS,
     SLOW_KINDS,
+    WaveKind,
     class_of,
     get_scenario,
 )
@@ -194,7 +202,36 @@ def test_slow_plans_only_for_slow_drip(name: str) -> None:
         assert sp.per_address == int(w.intensity)
         assert (sp.start_s, sp.end_s) == pytest.approx((w.start * 20, w.end * 20))
     if not any(w.kind in FLOOD_KINDS for w in s.waves):
-        assert len(plans) == 1  # no flood processes without floods
+        siege_bots = any(w.kind is WaveKind.ACCOUNT_SIEGE for w in s.waves)
+        assert len(plans) == 1 + siege_bots  # no flood processes without floods
+
+
+def test_an_account_siege_has_its_people_its_owners_and_a_botnet() -> None:
+    s, run = get_scenario("account-siege"), drawn("account-siege")
+    assert s.siege is not None
+    users, owners = (
+        {d.address for d in run.by_class[k]} for k in ("account_user", "account_owner")
+    )
+    assert len(users) == s.siege.user_addresses + s.siege.nat_addresses
+    assert len(owners) == s.siege.targeted * s.siege.owner_addresses
+    plans = plans_for("account-siege")
+    assert [p.index for p in plans] == [0, 1]
+    people, bots = plans[0].people, plans[1].bots
+    assert people is not None and bots is not None
+    assert plans[0].bots is None and plans[1].people is None and plans[1].legit.browsers == ()
+    assert {j.address for j in people.journeys} <= users
+    assert {a for o in people.owners for a in o.addresses} == owners
+    assert 500 < len(people.journeys) < 900  # about 36 a second for 20 s
+    targets, everyone = siege_accounts(s, 7)
+    assert bots.targets == targets == tuple(o.account for o in people.owners)
+    assert len(everyone) == len(generate(SITE_SEED).users) + s.siege.quiet_accounts
+    (w,) = s.waves
+    assert bots.addresses == run.waves[0] and bots.guess_rate == w.intensity
+    assert (bots.start_s, bots.end_s) == pytest.approx((w.start * 20, w.end * 20))
+    assert siege_accounts(get_scenario("flash-crowd"), 7) == ((), ())
+    # the same seed picks the same targets; the plans of scenarios without a siege have none
+    assert siege_accounts(s, 7) == (targets, everyone) and siege_accounts(s, 8)[0] != targets
+    assert all(p.people is None and p.bots is None for p in plans_for("cyxymu-2009"))
 
 
 # --- result -----------------------------------------------------------------------------------
@@ -366,3 +403,22 @@ def test_result_merges_slow_attack_reports() -> None:
     }
     assert res["attack"]["sent"] == 0  # slow attacks are reported apart from the floods
     assert validate_scorecard(res) == []
+
+
+def test_result_counts_an_account_siege_botnet_as_attack() -> None:
+    opts = RunOptions(get_scenario("account-siege"), "none", 20.0)
+    run = DrawnRun()
+    run.waves[0] = run.add("account_siege", (Drawn("203.0.113.7", Origin("BR", 28573, "iot")),))
+    c = _Collect(Scorecard(random.Random(1)), run.labels, LiveView())
+    counts = {"sent_by_second": {3: 10, 4: 6}, "statuses": {401: 12, 200: 4}, "done": True}
+    c.take(("flood", 1, ("account_siege", counts | {"guesses": 12, "lookups": 4})))
+    c.take(("accounts", 0, {"journeys": 5, "owner_sign_ins": 2}))
+    c.take(("accounts", 0, {"journeys": 1}))
+    c.reached["account_siege"].update({3: 10, 4: 6})
+    c.card.add_origin_sample(1.0, 16, 1, 16, 0)
+    res = result(opts, c.card, c, run, 400.0)
+    assert validate_scorecard(res) == []
+    assert (res["attack"]["sent"], res["attack"]["reached_origin"]) == (16, 16)
+    assert res["attack"]["by_class"]["account_siege"]["statuses"] == {"200": 4, "401": 12}
+    assert res["time_to_mitigate_s"] is None  # every guess reached the origin
+    assert c.accounts == {"journeys": 6, "owner_sign_ins": 2}

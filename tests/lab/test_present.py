@@ -9,7 +9,14 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from seawall.lab.present import class_table, compare_table, live_table, markdown_report
+from seawall.lab.account_score import account_scores
+from seawall.lab.present import (
+    accounts_table,
+    class_table,
+    compare_table,
+    live_table,
+    markdown_report,
+)
 from seawall.lab.runner import LiveView
 from seawall.lab.scenarios import get_scenario
 
@@ -188,3 +195,52 @@ def test_markdown_report_lists_the_incidents_the_edge_recorded() -> None:
     assert "signature `header_fp=91ba`: covers 99.8% of the attack" in md
     assert "target=/users/x" not in md  # observed, never a rule: not listed as a signature
     assert "  - apply block `auto-a`: bots" in md and "auto-b" not in md
+
+
+def accounts(**over: Any) -> dict[str, Any]:
+    scores = account_scores(
+        frozenset(f"t{i}" for i in range(12)),
+        [{"id": "c", "kind": "targeted", "accounts": [f"t{i}" for i in range(9)] + ["u"]}],
+        ["t0", "t1", "t2", "u", "v"],
+        2,
+        {
+            "owner_sign_ins": 80,
+            "owner_signed_in": 76,
+            "owner_mfa_prompts": 70,
+            "journeys": 3500,
+            "journeys_failed_own": 20,
+            "journeys_failed_shared": 7,
+            "users_stepped_up": 3,
+        },
+    )
+    return scores | over
+
+
+def test_accounts_table_shows_what_the_edge_found_and_who_got_in() -> None:
+    c = card("seawall", None, accounts=accounts())
+    out = text(accounts_table(c))
+    assert row(out, "campaign") == ["precision", "90.0%"]  # 9 of the 10 are targeted
+    flat = " ".join(out.split())
+    assert "campaign recall 75.0%" in flat  # 9 of 12
+    assert "accounts warned 5 (2 not targeted, 0 of no account)" in flat
+    assert "accounts in them 10 (0 of no account)" in flat
+    assert "warning precision 60.0% warning recall 25.0%" in flat
+    assert "webhooks rejected 2" in flat
+    assert "owners signed in 95.0% of 80 (70 asked for a code)" in flat
+    assert "people refused 27 of 3500 (7 behind NAT); 3 stepped up" in flat
+    nothing = card("none", None, accounts=account_scores(frozenset({"t"}), [], [], 0, {}))
+    flat = " ".join(text(accounts_table(nothing)).split())
+    assert "campaign precision - campaign recall 0.0%" in flat
+
+
+def test_compare_and_report_carry_the_accounts_when_a_run_has_them() -> None:
+    plain, siege = card("none", None), card("seawall", None, accounts=accounts())
+    siege["classes"]["account_owner"] = _class(80, 76, 90.0, 300.0, blocked=4)
+    out = text(compare_table([plain, siege]))
+    assert row(out, "campaign recall") == ["-", "75.0%"]
+    assert row(out, "owners signed in") == ["-", "95.0%"]
+    assert row(out, "account_owner success") == ["-", "95.0%"]
+    assert "campaign recall" not in text(compare_table([plain]))
+    md = markdown_report(siege | {"seed": 7, "duration_s": 100.0}, "x.svg")
+    assert "## Accounts" in md and "| campaign recall | 75.0% |" in md
+    assert "## Accounts" not in markdown_report(plain | {"seed": 7, "duration_s": 1.0}, "x.svg")

@@ -10,8 +10,10 @@ from typing import Any
 import aiohttp
 import pytest
 
+from seawall.accounts.ident import Hasher, load_directory
 from seawall.config.load import validate
 from seawall.lab import procs
+from seawall.lab.accounts_data import identities
 from seawall.lab.client import Connection, request_head
 from seawall.lab.nginx import NginxUnavailable, find_nginx
 from seawall.lab.origin import DEFAULT_SECRETS, start_origin
@@ -25,7 +27,9 @@ from seawall.lab.procs import (
     protection,
 )
 from seawall.lab.traffic import HOST
+from seawall.lab.webhooks import new_secret
 from seawall.lab.wire import Presentation, Target
+from seawall.store.accounts import AccountStore
 
 CLIENT = "198.51.100.77"
 GATEWAY = "203.0.113.9"
@@ -142,3 +146,61 @@ def test_an_edge_that_will_not_start_says_why(monkeypatch: pytest.MonkeyPatch) -
     with pytest.raises(LabSetupError, match="seawall edge exited with status") as info:
         asyncio.run(main())
     assert "no_such_option" in str(info.value)  # the edge's own stderr, passed on
+
+
+def edge_accounts() -> procs.EdgeAccounts:
+    people = identities(7, 30, 5)
+    return procs.EdgeAccounts(
+        tuple(i.name for i in people[1:3]), people, "http://127.0.0.1:9/hooks", new_secret()
+    )
+
+
+def test_edge_config_switches_account_protection_on_only_when_asked(tmp_path: Path) -> None:
+    plain = validate(edge_config(18080, 19090, GATEWAY, tmp_path))
+    assert not plain.accounts.enabled
+    assert ("lookup", "/account/lookup") in {(r.name, r.pattern) for r in plain.routes}
+    acc = edge_accounts()
+    cfg = validate(edge_config(18080, 19090, GATEWAY, tmp_path, accounts=acc)).accounts
+    assert cfg.enabled and cfg.secret == DEFAULT_SECRETS.accounts and cfg.step_up == "header"
+    assert cfg.high_risk == list(acc.high_risk)
+    assert cfg.directory == str(tmp_path / procs.DIRECTORY)
+    watched = {(r.route, r.kind, r.account_field, r.result_header) for r in cfg.routes}
+    assert watched == {
+        ("login", "login", "user", "X-Auth-Result"),
+        ("reset", "password_reset", "email", "X-Auth-Result"),
+        ("lookup", "recovery_lookup", "identifier", "X-Auth-Result"),
+    }
+    (hook,) = cfg.warnings.webhooks
+    assert (hook.url, hook.secret) == (acc.webhook_url, acc.webhook_secret)
+    assert cfg.warnings.log is False and cfg.warnings.site_name == "microblog"
+
+
+def test_the_directory_ties_emails_and_phones_to_their_account(tmp_path: Path) -> None:
+    acc = edge_accounts()
+    path = tmp_path / procs.DIRECTORY
+    procs.write_directory(path, acc.directory)
+    text = path.read_text(encoding="utf-8")
+    assert text.splitlines()[0] == "cyxymu,cyxymu@mail.example,+15550000001"
+    assert len(text.splitlines()) == 35
+    hasher = Hasher(DEFAULT_SECRETS.accounts)
+    directory = load_directory(text, hasher)
+    someone = acc.directory[-1]
+    assert directory.canonical(hasher(someone.email)) == hasher(someone.name)
+    assert directory.canonical(hasher(someone.phone)) == hasher(someone.name)
+    assert directory.emails[hasher(someone.name)] == someone.email
+
+
+def test_campaigns_are_read_from_the_edge_store_with_their_accounts(tmp_path: Path) -> None:
+    db = tmp_path / procs.INCIDENTS_DB
+    assert procs.read_campaigns(db) == []  # no store at all
+    store = AccountStore(str(db))
+    for n, kind in enumerate(("targeted", "broad")):
+        summary = {"id": f"c{n}", "kind": kind, "start": 1.0, "last": 2.0 + n, "state": "open"}
+        store.save_campaign(summary | {"accounts": [f"h{n}", "h9"]})
+    store.close()
+    found = {c["id"]: c for c in procs.read_campaigns(db)}
+    assert found["c0"]["kind"] == "targeted" and found["c0"]["accounts"] == ["h0", "h9"]
+    assert found["c1"]["accounts"] == ["h1", "h9"]
+    assert len(procs.read_campaigns(db, limit=1)) == 1
+    (tmp_path / "junk.db").write_bytes(b"not sqlite at all" * 100)
+    assert procs.read_campaigns(tmp_path / "junk.db") == []

@@ -19,10 +19,10 @@ from seawall.lab.scenarios import (
     get_scenario,
 )
 
-NAMES = ("cyxymu-2009", "mirai-2025", "flash-crowd", "slow-drip")
+NAMES = ("cyxymu-2009", "mirai-2025", "flash-crowd", "slow-drip", "account-siege")
 
 
-def test_the_four_scenarios_are_there_under_their_own_names() -> None:
+def test_the_five_scenarios_are_there_under_their_own_names() -> None:
     assert sorted(SCENARIOS) == sorted(NAMES)
     for name, s in SCENARIOS.items():
         assert s.name == name
@@ -75,6 +75,22 @@ def test_attack_start_is_the_first_attack_wave_not_the_crowd() -> None:
     assert get_scenario("mirai-2025").attack_start(100.0) == pytest.approx(15.0)
     assert get_scenario("slow-drip").attack_start(60.0) == pytest.approx(9.0)
     assert get_scenario("flash-crowd").attack_start(60.0) is None
+    assert get_scenario("account-siege").attack_start(100.0) == pytest.approx(15.0)
+
+
+def test_the_account_siege_is_thousands_of_people_and_a_quiet_botnet() -> None:
+    s = get_scenario("account-siege")
+    assert s.siege is not None and 90 <= s.full_duration_s <= 120
+    (w,) = s.waves
+    assert (w.kind, w.addresses, class_of(w.kind)) == (WaveKind.ACCOUNT_SIEGE, 400, "account_siege")
+    assert 3 <= w.intensity <= 20  # the whole botnet: a few to 20 guesses a second...
+    per_address_per_minute = w.intensity / w.addresses * 60
+    assert 1 <= per_address_per_minute <= 5  # ...each address a few a minute
+    assert s.siege.targeted == 12
+    assert s.siege.sign_in_rate * s.full_duration_s >= 3_000  # distinct people in a full run
+    assert s.siege.user_addresses + s.siege.nat_addresses >= 3_000
+    assert 300 + s.siege.quiet_accounts - s.siege.targeted >= 3_300  # enough accounts for them
+    assert all(x.siege is None for x in SCENARIOS.values() if x.name != "account-siege")
 
 
 def test_cyxymu_floods_the_famous_blogger() -> None:

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from seawall.lab.account_score import account_scores
 from seawall.lab.scorecard import (
     Attempt,
     ClientOutcome,
@@ -345,3 +346,13 @@ def test_validate_rejects_non_objects() -> None:
     card = _transcript()
     card["classes"]["browser"] = 3
     assert validate_scorecard(card) == ["classes.browser: not an object"]
+
+
+def test_validate_checks_the_accounts_object_when_there_is_one() -> None:
+    card = _transcript()
+    card["accounts"] = account_scores({"t1", "t2"}, [], [], 0, {"owner_sign_ins": 0})
+    assert validate_scorecard(card) == []
+    card["accounts"]["campaign_recall"] = 2.0
+    assert validate_scorecard(card) == ["accounts.campaign_recall: not null or in [0, 1]"]
+    del card["accounts"]["warned"]
+    assert validate_scorecard(card) == ["accounts: missing warned"]

@@ -10,10 +10,12 @@ from typing import Any
 
 import pytest
 
+from seawall.lab.accounts_data import identities
 from seawall.lab.flood import FloodCounts, FloodSpec, Style
 from seawall.lab.origin import DEFAULT_SECRETS, make_app_token, start_origin
 from seawall.lab.origin_data import FAMOUS, NO_COSTS, generate
 from seawall.lab.scorecard import Attempt, ClientOutcome
+from seawall.lab.siege_plan import BotPlan, Journey, Owner, Path, PeoplePlan
 from seawall.lab.wire import Presentation, Target
 from seawall.lab.worker import (
     LegitPlan,
@@ -135,3 +137,40 @@ def test_worker_main_reports_a_failure_and_still_says_done() -> None:
         worker_main(plan, q)  # type: ignore[arg-type]
     assert [m[:2] for m in q.items] == [("error", 5), ("done", 5)]
     assert "loopback only" in q.items[0][2]
+
+
+def test_run_plan_carries_an_account_siege_and_reports_its_counts() -> None:
+    people = identities(7, 300, 10)
+    journeys = tuple(
+        Journey(0.1 * k, f"198.51.100.{50 + k}", people[-k - 1].name, Path.RIGHT, 0, False)
+        for k in range(3)
+    )
+    owner = Owner(people[5].name, ("198.51.100.60",))
+    who = PeoplePlan(journeys, (owner,), (0.5, 0.8), 10.0, (people[1].name,))
+    ids = (people[5].email, people[5].phone)
+    bots = BotPlan(BOTS, (people[5].name,), ((0,),) * 3, 0.2, 1.2, 6.0, 4.0, ids, ("x@y.example",))
+    q = ListQueue()
+
+    async def main() -> None:
+        origin = await start_origin(costs=NO_COSTS, quiet_users=10)
+        try:
+            target = Target("127.0.0.1", origin.port, Presentation.REAL_IP_HEADER)
+            plan = WorkerPlan(2, target, time.time() + 0.1, 1.5, 3, 7, "s", people=who, bots=bots)
+            await asyncio.wait_for(run_plan(plan, q), 30)  # type: ignore[arg-type]
+        finally:
+            await origin.close()
+
+    asyncio.run(main())
+    kinds = [m[0] for m in q.items]
+    assert kinds[-2:] == ["flood", "accounts"]
+    _, _, (klass, counts) = q.items[-2]
+    assert klass == "account_siege" and counts["done"] is True
+    assert (
+        sum(counts["sent_by_second"].values())
+        == counts["guesses"] + counts["lookups"] + (counts["resets"])
+        > 0
+    )
+    assert q.items[-1][2]["journeys"] == 3 and q.items[-1][2]["owner_signed_in"] >= 1
+    attempts: list[Attempt] = [a for m in q.items if m[0] == "attempts" for a in m[2]]
+    assert Counter(a.klass for a in attempts)["account_user"] == 3
+    assert all(a.outcome is ClientOutcome.SUCCEEDED for a in attempts)

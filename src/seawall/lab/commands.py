@@ -14,7 +14,13 @@ from rich.live import Live
 
 from seawall.lab.chart import Phase, render_svg, write_chart
 from seawall.lab.nginx import NginxError
-from seawall.lab.present import class_table, compare_table, live_table, markdown_report
+from seawall.lab.present import (
+    accounts_table,
+    class_table,
+    compare_table,
+    live_table,
+    markdown_report,
+)
 from seawall.lab.procs import LabSetupError
 from seawall.lab.runner import LiveView, RunOptions, run
 from seawall.lab.scenarios import SCENARIOS, get_scenario
@@ -91,6 +97,8 @@ def run_command(
             continue
         cards.append(card)
         console.print(class_table(card))
+        if "accounts" in card:
+            console.print(accounts_table(card))
         path, chart = _write(card, out_dir, json_path if len(runs) == 1 else None)
         console.print(f"scorecard: {path}  chart: {chart}  report: {chart.with_suffix('.md')}")
         problems = validate_scorecard(card) + [f"traffic process: {e}" for e in card["errors"]]

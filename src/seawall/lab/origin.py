@@ -6,8 +6,7 @@ more wait at most `queue_timeout` seconds; past that comes 503 with Retry-After,
 app server behind a balancer, so an unprotected flood really takes it down. `X-Real-IP` is
 believed (the lab reaches the origin only through its balancer, the edge or nginx), and
 `/_lab/stats`, never queued, counts requests by that exact address for the scorecard.
-The module is a little over 400 lines: one app, its handlers, its launcher and its
-capacity probe, which read best together.
+The account pages (sign-in, reset, lookup) are in `accounts_origin`.
 """
 
 from __future__ import annotations
@@ -27,14 +26,13 @@ import jwt
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from seawall.core.classes import bearer_token, sign_session
+from seawall.core.classes import bearer_token
 from seawall.lab import origin_data as data
+from seawall.lab.accounts_origin import AccountPages, add_account_routes, form_field
 from seawall.lab.origin_data import DEFAULT_COSTS, ROUTES, OriginStats, RouteCost
 
 T = TypeVar("T")
-SESSION_COOKIE, SESSION_TTL = "session", 3600
 _JWT_OPTIONS: Any = {"require": ["exp", "sub"]}  # and a valid signature and exp, always
-RESET_BODY = "If that address has an account, a reset link is on its way.\n"
 CAPACITY_MIX = ("/users/cyxymu", "/", "/users/cyxymu/posts/1", "/search?q=storm", "/users/cyxymu")
 
 
@@ -46,10 +44,11 @@ class LabSecrets:
     app_jwt: str = "lab-only-api-jwt-secret-not-for-production"  # HS256 key of API tokens
     gateway: str = "lab-only-sms-gateway-secret"  # X-Gateway-Secret of /sms/inbound
     challenge: str = "lab-only-challenge-pass-key-not-for-production"  # the edge's pass cookies
+    accounts: str = "lab-only-account-hashing-key-not-for-production"  # the edge hashes names
 
     def __post_init__(self) -> None:
-        if len(self.session.encode()) < 32 or len(self.app_jwt.encode()) < 32:
-            raise ValueError("session and app_jwt secrets need at least 32 bytes")
+        if min(len(s.encode()) for s in (self.session, self.app_jwt, self.accounts)) < 32:
+            raise ValueError("session, app_jwt and accounts secrets need at least 32 bytes")
         if len(self.gateway) < 16 or not self.gateway.isascii():
             raise ValueError("the gateway secret needs at least 16 ASCII characters")
 
@@ -67,6 +66,7 @@ class OriginConfig:
     costs: Mapping[str, RouteCost] = field(default_factory=lambda: DEFAULT_COSTS)
     users: int = 300
     posts_per_user: int = 20
+    quiet_users: int = 0  # accounts that only sign in (see accounts_data)
 
     def __post_init__(self) -> None:
         if self.workers < 1 or self.queue < 0 or self.queue_timeout <= 0:
@@ -130,11 +130,6 @@ def _posts_html(rows: Sequence[data.Row]) -> str:
     return f"<ol>{items}</ol>"
 
 
-def _field(form: Mapping[str, object], name: str, limit: int) -> str:
-    value = form.get(name)
-    return value.strip()[:limit] if isinstance(value, str) else ""
-
-
 def _error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
 
@@ -147,7 +142,9 @@ class _Origin:
         self.stats = OriginStats(config.workers, config.queue)
         self.admission = Admission(self.stats, config.queue_timeout)
         self.busy_headers = {"Retry-After": str(max(1, math.ceil(config.queue_timeout)))}
-        self.dataset = data.generate(config.seed, config.users, config.posts_per_user)
+        self.dataset = data.generate(
+            config.seed, config.users, config.posts_per_user, config.quiet_users
+        )
         self.database = data.Database(self.dataset, config.workers, config.costs)
 
     async def db(self, route: str, fn: Callable[..., T], *args: object) -> T:
@@ -224,23 +221,6 @@ class _Origin:
         page = f"<h1>{escape(q)}</h1>{_posts_html(rows)}"
         return _html(f"search: {q}", page, cache=PUBLIC_PAGE)
 
-    async def login(self, request: web.Request) -> web.Response:
-        form = await request.post()
-        user, password = _field(form, "user", 64), _field(form, "password", 256)
-        ok = bool(user and password) and await self.db("login", data.check_login, user, password)
-        if not ok:
-            return _html("sign in", "<p>wrong user or password</p>", 401)
-        expiry, secret = int(time.time()) + SESSION_TTL, self.config.secrets.session.encode()
-        resp = web.Response(status=303, headers={"Location": "/"})
-        cookie = sign_session(user, expiry, secret)
-        resp.set_cookie(SESSION_COOKIE, cookie, max_age=SESSION_TTL, httponly=True, samesite="Lax")
-        return resp
-
-    async def reset(self, request: web.Request) -> web.Response:
-        email = _field(await request.post(), "email", 254)
-        await self.db("reset", data.request_reset, email)
-        return web.Response(status=202, text=RESET_BODY)
-
     async def timeline(self, request: web.Request) -> web.Response:
         claims = self._claims(request)
         if claims is None:
@@ -270,7 +250,7 @@ class _Origin:
         if not hmac.compare_digest(given, self.config.secrets.gateway.encode()):
             return web.Response(status=403, text="not the gateway\n")
         form = await request.post()
-        sender, body = _field(form, "from", 32), _field(form, "body", 480)
+        sender, body = form_field(form, "from", 32), form_field(form, "body", 480)
         if not sender or not body:
             return web.Response(status=400, text="from and body are required\n")
         post_id = await self.db("sms", data.sms_inbound, sender, body)
@@ -294,8 +274,7 @@ def make_origin_app(config: OriginConfig) -> web.Application:
     r.add_get("/users/{name}", o.profile, name="profile")
     r.add_get(r"/users/{name}/posts/{id:\d{1,18}}", o.post, name="post")
     r.add_get("/search", o.search, name="search")
-    r.add_post("/login", o.login, name="login")
-    r.add_post("/password/reset", o.reset, name="reset")
+    add_account_routes(r, AccountPages(o.db, config.secrets.session, config.seed))
     r.add_get("/api/v1/timeline", o.timeline, name="timeline")
     r.add_post("/api/v1/posts", o.api_post, name="api_post")
     r.add_post("/sms/inbound", o.sms, name="sms")
@@ -347,10 +326,11 @@ async def start_origin(
     costs: Mapping[str, RouteCost] = DEFAULT_COSTS,
     users: int = 300,
     posts_per_user: int = 20,
+    quiet_users: int = 0,
 ) -> RunningOrigin:
     """Seeds a fresh database and serves the origin; `port=0` picks a free port."""
     config = OriginConfig(
-        seed, workers, queue, queue_timeout, secrets, costs, users, posts_per_user
+        seed, workers, queue, queue_timeout, secrets, costs, users, posts_per_user, quiet_users
     )
     app = await asyncio.to_thread(make_origin_app, config)
     runner, bound = await _serve(app, host, port)

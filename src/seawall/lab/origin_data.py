@@ -26,17 +26,22 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, TypeVar
 
+from seawall.lab import accounts_data
+from seawall.lab.accounts_data import account_names, email_of, phone_of, quiet_rng
+
 T = TypeVar("T")
 
+FAMOUS = accounts_data.FAMOUS  # the blogger whose pages were the target in August 2009
+
 PBKDF2_ITERATIONS = 1_000  # lab only, see the module docstring
-FAMOUS = "cyxymu"  # the blogger whose pages were the target in August 2009
 EPOCH = 1_249_516_800  # 2009-08-06 00:00 UTC; seeded posts lie in the 30 days before
 PAGE = 20  # posts per page
 KEEP_ROWS = 10_000  # reset and SMS tables keep at most this many latest rows
 MAX_ADDRESSES = 1_000_000  # distinct X-Real-IP values counted one by one
-ROUTES = ("home", "profile", "post", "search", "login", "reset", "timeline", "api_post", "sms")
+ROUTES = (
+    "home", "profile", "post", "search", "login", "reset", "lookup", "timeline", "api_post", "sms",
+)  # fmt: skip
 
-_SYLLABLES = ("ka", "ri", "mo", "te", "lu", "sa", "vi", "no", "da", "pe", "zo", "mi", "ra", "go")
 _WORDS = (
     "storm", "coffee", "tbilisi", "election", "music", "train", "weather", "news", "photo",
     "friday", "summer", "code", "football", "sunset", "market", "concert", "book", "river",
@@ -97,30 +102,21 @@ def hash_password(password: str, salt: bytes) -> bytes:
     return hashlib.pbkdf2_hmac("sha256", password.encode(), salt, PBKDF2_ITERATIONS)
 
 
-def _names(rng: random.Random, count: int) -> list[str]:
-    names = [FAMOUS]
-    seen = set(names)
-    while len(names) < count:
-        name = "".join(rng.choices(_SYLLABLES, k=rng.randint(2, 4))) + str(rng.randint(0, 99))
-        if name not in seen:
-            seen.add(name)
-            names.append(name)
-    return names
-
-
 def _user(uid: int, name: str, seed: int, rng: random.Random) -> User:
     salt = hashlib.blake2b(f"{seed}:{name}".encode(), digest_size=16).digest()
     pw_hash, bio = hash_password(password_for(name, seed), salt), " ".join(rng.choices(_WORDS, k=6))
-    return User(uid, name, f"{name}@mail.example", f"+1555{uid:07d}", bio, salt, pw_hash)
+    return User(uid, name, email_of(name), phone_of(uid), bio, salt, pw_hash)
 
 
 @functools.lru_cache(maxsize=8)
-def generate(seed: int = 7, users: int = 300, posts_per_user: int = 20) -> Dataset:
-    """`users` users (the first is cyxymu, with three times the posts), posts and follows."""
-    if users < 2 or posts_per_user < 1:
-        raise ValueError("need at least 2 users and 1 post per user")
+def generate(seed: int = 7, users: int = 300, posts_per_user: int = 20, quiet: int = 0) -> Dataset:
+    """`users` users (the first is cyxymu, with three times the posts), posts and follows,
+    then `quiet` accounts that sign in but neither post nor follow (see `accounts_data`)."""
+    if users < 2 or posts_per_user < 1 or quiet < 0:
+        raise ValueError("need at least 2 users and 1 post per user, and quiet >= 0")
     rng = random.Random(seed)
-    people = tuple(_user(i + 1, n, seed, rng) for i, n in enumerate(_names(rng, users)))
+    names = account_names(rng, users, (FAMOUS,))
+    people = tuple(_user(i + 1, n, seed, rng) for i, n in enumerate(names))
     posts: list[Post] = []
     for u in people:
         for _ in range(posts_per_user * (3 if u.name == FAMOUS else 1)):
@@ -132,6 +128,10 @@ def generate(seed: int = 7, users: int = 300, posts_per_user: int = 20) -> Datas
         for other in rng.sample(people, k=min(15, users - 1)):
             if other.id != u.id:
                 follows.add((u.id, other.id))
+    if quiet:
+        q = quiet_rng(seed)
+        more = account_names(q, quiet, taken=names)
+        people += tuple(_user(users + i + 1, n, seed, q) for i, n in enumerate(more))
     return Dataset(seed, people, tuple(posts), tuple(sorted(follows)))
 
 
@@ -224,8 +224,9 @@ def _trim(conn: sqlite3.Connection, table: str, last_id: int | None) -> None:
         conn.execute(f"DELETE FROM {table} WHERE id <= ?", (last_id - KEEP_ROWS,))
 
 
-def request_reset(conn: sqlite3.Connection, email: str) -> None:
-    """Records a reset request; known and unknown addresses do the same work."""
+def request_reset(conn: sqlite3.Connection, email: str) -> bool:
+    """Records a reset request; known and unknown addresses do the same work. Whether
+    the address is known (the app's own log says so; the client never learns it)."""
     with conn:
         row = conn.execute("SELECT id FROM users WHERE email = ?", (email,)).fetchone()
         cur = conn.execute(
@@ -233,6 +234,7 @@ def request_reset(conn: sqlite3.Connection, email: str) -> None:
             (row[0] if row else None, int(time.time())),
         )
         _trim(conn, "resets", cur.lastrowid)
+    return row is not None
 
 
 def _insert_post(conn: sqlite3.Connection, user_id: object, body: str) -> int | None:
@@ -281,6 +283,7 @@ DEFAULT_COSTS: Mapping[str, RouteCost] = {
     "home": RouteCost(sleep_ms=20), "profile": RouteCost(sleep_ms=40),
     "post": RouteCost(sleep_ms=25), "search": RouteCost(sleep_ms=60),
     "login": RouteCost(sleep_ms=30), "reset": RouteCost(sleep_ms=30),
+    "lookup": RouteCost(sleep_ms=20),
     "timeline": RouteCost(sleep_ms=50), "api_post": RouteCost(sleep_ms=40),
     "sms": RouteCost(sleep_ms=25),
 }  # fmt: skip

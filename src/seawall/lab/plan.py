@@ -3,9 +3,10 @@
 `draw_addresses` gives every class its own addresses from real ranges (legitimate users
 from everywhere, bots from where IoT botnets live and from everywhere else too, so the
 countries overlap) and records the labels. `worker_plans` splits the work: process 0 runs
-the legitimate clients and slow attacks, the others share the floods. `result` turns what
-came back into the scorecard, with the lab's extras (generator shortfall, slow attacks,
-address geography, phases).
+the legitimate clients (an account siege's people and owners among them) and slow
+attacks, the others share the floods, and an account siege's botnet has one of its own.
+`result` turns what came back into the scorecard, with the lab's extras (generator
+shortfall, slow attacks, address geography, phases).
 """
 
 from __future__ import annotations
@@ -15,11 +16,22 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from seawall.lab.accounts_data import Identity, identities
 from seawall.lab.addresses import MIXES, AddressPlan, Drawn, Labels
 from seawall.lab.flood import FloodSpec, Style
 from seawall.lab.origin import DEFAULT_SECRETS, make_app_token
-from seawall.lab.scenarios import FLOOD_KINDS, SLOW_KINDS, Scenario, WaveKind, class_of
+from seawall.lab.origin_data import password_for
+from seawall.lab.scenarios import (
+    COUNTED_KINDS,
+    FLOOD_KINDS,
+    SLOW_KINDS,
+    Scenario,
+    WaveKind,
+    class_of,
+)
 from seawall.lab.scorecard import Scorecard
+from seawall.lab.siege import OWNER, USER
+from seawall.lab.siege_plan import BotPlan, PeoplePlan, pick_targets, plan_bots, plan_people
 from seawall.lab.slow import SlowKind
 from seawall.lab.traffic import poisson_starts, ramp, spread
 from seawall.lab.wire import Target
@@ -65,7 +77,36 @@ def draw_addresses(scenario: Scenario, seed: int) -> DrawnRun:
     run.add("sms_gateway", plan.draw(1, MIXES["hosting"]))
     for i, w in enumerate(scenario.waves):
         run.waves[i] = run.add(class_of(w.kind), plan.draw(w.addresses, MIXES[w.mix]))
+    if (siege := scenario.siege) is not None:
+        run.add(USER, plan.draw(siege.nat_addresses + siege.user_addresses, legit))
+        run.add(OWNER, plan.draw(siege.targeted * siege.owner_addresses, legit))
     return run
+
+
+def siege_accounts(scenario: Scenario, seed: int) -> tuple[tuple[str, ...], tuple[Identity, ...]]:
+    """(the targeted accounts, every account of the site) of a scenario with a siege."""
+    site, siege = site_for(SITE_SEED), scenario.siege
+    if siege is None:
+        return (), ()
+    everyone = identities(SITE_SEED, len(site.users), siege.quiet_accounts)
+    return pick_targets(seed, site.users, siege.targeted), everyone
+
+
+def _siege(opts: RunOptions, run: DrawnRun) -> tuple[PeoplePlan | None, BotPlan | None]:
+    s, d = opts.scenario, opts.duration_s
+    if s.siege is None:
+        return None, None
+    targets, everyone = siege_accounts(s, opts.seed)
+    users, owners = ([x.address for x in run.by_class[k]] for k in (USER, OWNER))
+    names, posting = [i.name for i in everyone], site_for(SITE_SEED).users
+    people = plan_people(s.siege, opts.seed, names, posting, users, owners, targets, d)
+    for i, w in enumerate(s.waves):
+        if w.kind is WaveKind.ACCOUNT_SIEGE:
+            window, pool = (w.start * d, w.end * d), run.waves[i]
+            bots = plan_bots(s.siege, opts.seed, everyone, targets, pool, window, w.intensity)
+            leaked = tuple((n, password_for(n, SITE_SEED)) for n in targets[: s.siege.breached])
+            return people, replace(bots, breached=leaked, breach_share=s.siege.breach_share)
+    return people, None
 
 
 def _expand(paths: tuple[str, ...]) -> tuple[str, ...]:
@@ -133,7 +174,8 @@ def worker_plans(
         run.browsers, apps, s.api_interval_s, (run.sms, s.sms_rate), _crowd(opts, run, rng)
     )
     base = WorkerPlan(0, target, t0, opts.duration_s, opts.seed, SITE_SEED, DEFAULT_SECRETS.gateway)
-    plans = [replace(base, legit=legit, slow=_slow(opts, run))]
+    people, bots = _siege(opts, run)
+    plans = [replace(base, legit=legit, slow=_slow(opts, run), people=people)]
     if any(w.kind in FLOOD_KINDS for w in s.waves):
         plans += [
             replace(
@@ -141,6 +183,8 @@ def worker_plans(
             )
             for k in range(opts.flood_processes)
         ]
+    if bots is not None:
+        plans.append(replace(base, index=len(plans), seed=opts.seed * 100 + 99, bots=bots))
     return plans
 
 
@@ -207,7 +251,7 @@ def result(
     for klass, f in floods.items():
         card.add_attack_counts(klass, dict(f.get("sent_by_second", {})))
         sent_by_sec.update(f.get("sent_by_second", {}))
-    attack_classes = {class_of(w.kind) for w in opts.scenario.waves if w.kind in FLOOD_KINDS}
+    attack_classes = {class_of(w.kind) for w in opts.scenario.waves if w.kind in COUNTED_KINDS}
     reached_by_sec: Counter[int] = Counter()
     for klass in attack_classes:
         reached_by_sec.update(c.reached.get(klass, {}))

@@ -9,7 +9,7 @@ from rich import box
 from rich.table import Table
 
 from seawall.lab.runner import LiveView
-from seawall.lab.scenarios import LEGIT_CLASSES, Scenario
+from seawall.lab.scenarios import ACCOUNT_CLASSES, LEGIT_CLASSES, Scenario
 
 LIVE_WINDOW_S = 2  # seconds averaged in the live view (complete seconds only)
 
@@ -76,6 +76,52 @@ def class_table(card: Mapping[str, Any]) -> Table:
     return t
 
 
+def _accounts_rows(a: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The `accounts` object as (label, value) lines, for the table and the report."""
+    return [
+        ("targeted accounts", str(a["targeted"])),
+        ("campaigns reported", f"{a['campaigns']} targeted, {a['broad_campaigns']} broad"),
+        (
+            "accounts in them",
+            f"{a['accounts_in_campaigns']} ({a.get('unregistered_in_campaigns', 0)} of no account)",
+        ),
+        ("campaign precision", _pct(a["campaign_precision"])),
+        ("campaign recall", _pct(a["campaign_recall"])),
+        (
+            "accounts warned",
+            f"{a['warned']} ({a['false_warnings']} not targeted, "
+            f"{a.get('unregistered_warned', 0)} of no account)",
+        ),
+        ("warning precision", _pct(a["warning_precision"])),
+        ("warning recall", _pct(a["warning_recall"])),
+        ("webhooks rejected", str(a["webhooks_rejected"])),
+        (
+            "owners signed in",
+            f"{_pct(a['owners_signed_in'])} of {a['owner_sign_ins']} "
+            f"({a['owner_mfa_prompts']} asked for a code)",
+        ),
+        (
+            "takeovers",
+            f"{a['takeovers']} of {a['breached_tries']} tries with a breached password",
+        ),
+        (
+            "people refused",
+            f"{a['users_refused']} of {a['user_sign_ins']} "
+            f"({a['users_refused_shared']} behind NAT); {a['users_stepped_up']} stepped up",
+        ),
+    ]
+
+
+def accounts_table(card: Mapping[str, Any]) -> Table:
+    """Account protection's figures: campaigns, warnings, owners and people."""
+    t = Table(title="accounts", box=box.SIMPLE_HEAD, pad_edge=False, show_header=False)
+    t.add_column("", no_wrap=True)
+    t.add_column("")
+    for label, value in _accounts_rows(card["accounts"]):
+        t.add_row(label, value)
+    return t
+
+
 def _shortfall(card: Mapping[str, Any]) -> int:
     """Flood requests the generator could not start (its session cap was full)."""
     return sum(int(f.get("shortfall", 0)) for f in card["attack"].get("by_class", {}).values())
@@ -87,7 +133,8 @@ def compare_table(cards: Sequence[Mapping[str, Any]]) -> Table:
     t.add_column("")
     for c in cards:
         t.add_column(str(c["protection"]), justify="right")
-    present = [k for k in LEGIT_CLASSES if any(k in c["classes"] for c in cards)]
+    legit = (*LEGIT_CLASSES, *ACCOUNT_CLASSES)
+    present = [k for k in legit if any(k in c["classes"] for c in cards)]
     for k in present:
         t.add_row(
             f"{k} success",
@@ -109,7 +156,28 @@ def compare_table(cards: Sequence[Mapping[str, Any]]) -> Table:
     )
     t.add_row("origin peak busy", *[f"{c['origin']['peak_utilization']:.0%}" for c in cards])
     t.add_row("origin 5xx", *[str(c["origin"]["errors"]) for c in cards])
+    if any("accounts" in c for c in cards):
+        for key, label in _ACCOUNT_COMPARE:
+            t.add_row(label, *[_pct(c["accounts"][key]) if "accounts" in c else "-" for c in cards])
+        t.add_row(
+            "takeovers",
+            *[
+                f"{c['accounts']['takeovers']} of {c['accounts']['breached_tries']}"
+                if "accounts" in c
+                else "-"
+                for c in cards
+            ],
+        )
     return t
+
+
+_ACCOUNT_COMPARE = (
+    ("campaign_recall", "campaign recall"),
+    ("campaign_precision", "campaign precision"),
+    ("warning_recall", "warning recall"),
+    ("warning_precision", "warning precision"),
+    ("owners_signed_in", "owners signed in"),
+)
 
 
 def markdown_report(card: Mapping[str, Any], chart_name: str) -> str:
@@ -142,6 +210,9 @@ def markdown_report(card: Mapping[str, Any], chart_name: str) -> str:
         f"![requests served per second per class]({chart_name})",
         "",
     ]
+    if "accounts" in card:
+        lines += ["## Accounts", "", "| figure | value |", "|---|---|"]
+        lines += [f"| {k} | {v} |" for k, v in _accounts_rows(card["accounts"])] + [""]
     return "\n".join(lines + _incidents(card.get("incidents", [])))
 
 

@@ -4,7 +4,9 @@ The origin runs in its own process, so that a flood that saturates it doesn't al
 the runner and the traffic. It measures its capacity before any traffic starts. The
 protection is `none` (clients reach the origin and name themselves in X-Real-IP, as the
 balancer would), `nginx` (Debian's, see `lab.nginx`) or `seawall` (the edge in its own
-process, with its defaults plus the platform's routes and client classes).
+process, with its defaults plus the platform's routes and client classes; for a
+scenario with account traffic, also its account protection, whose campaigns are read
+from the edge's store once it stops).
 """
 
 from __future__ import annotations
@@ -16,11 +18,13 @@ import multiprocessing as mp
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from multiprocessing.connection import Connection as Pipe
 from pathlib import Path
 from typing import Any
@@ -28,6 +32,8 @@ from typing import Any
 import tomli_w
 import uvloop
 
+from seawall.core.errors import ConfigError
+from seawall.lab.accounts_data import Identity
 from seawall.lab.nginx import NginxProtection, RunningNginx
 from seawall.lab.origin import DEFAULT_SECRETS, LabSecrets, measure_capacity, start_origin
 from seawall.lab.wire import Presentation, Target
@@ -38,6 +44,8 @@ PROTECTIONS = ("none", "nginx", "seawall")
 START_TIMEOUT_S = 30.0
 STOP_GRACE_S = 5.0
 INCIDENTS_DB = "incidents.db"
+DIRECTORY = "directory.csv"
+MAX_CAMPAIGNS = 1000
 
 
 class LabSetupError(RuntimeError):
@@ -50,8 +58,8 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def _serve_origin(pipe: Pipe, seed: int, measure_s: float) -> None:
-    origin = await start_origin(LOOPBACK, 0, seed=seed)
+async def _serve_origin(pipe: Pipe, seed: int, measure_s: float, quiet: int) -> None:
+    origin = await start_origin(LOOPBACK, 0, seed=seed, quiet_users=quiet)
     capacity = await measure_capacity(origin.base_url, measure_s) if measure_s > 0 else 0.0
     origin.stats.reset()
     pipe.send((origin.port, capacity))
@@ -63,20 +71,25 @@ async def _serve_origin(pipe: Pipe, seed: int, measure_s: float) -> None:
     await origin.close()
 
 
-def _origin_main(pipe: Pipe, seed: int, measure_s: float) -> None:
+def _origin_main(pipe: Pipe, seed: int, measure_s: float, quiet: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the runner stops us through the pipe
     logging.getLogger("aiohttp").setLevel(logging.CRITICAL)  # clients hanging up is the point
-    uvloop.run(_serve_origin(pipe, seed, measure_s))
+    uvloop.run(_serve_origin(pipe, seed, measure_s, quiet))
 
 
 class OriginProcess:
-    """The lab origin in a child process; `capacity` is its measured requests/s."""
+    """The lab origin in a child process; `capacity` is its measured requests/s.
 
-    def __init__(self, seed: int, measure_s: float = 3.0) -> None:
+    `quiet_users` adds accounts that only sign in (see `accounts_data`)."""
+
+    def __init__(self, seed: int, measure_s: float = 3.0, quiet_users: int = 0) -> None:
         ctx = mp.get_context("spawn")
         self._pipe, child = ctx.Pipe()
         self._proc = ctx.Process(
-            target=_origin_main, args=(child, seed, measure_s), name="lab-origin", daemon=True
+            target=_origin_main,
+            args=(child, seed, measure_s, quiet_users),
+            name="lab-origin",
+            daemon=True,
         )
         self.port, self.capacity = 0, 0.0
 
@@ -105,27 +118,76 @@ class OriginProcess:
             self._proc.join(STOP_GRACE_S)
 
 
+@dataclass(frozen=True, slots=True)
+class EdgeAccounts:
+    """What the platform tells the edge about its accounts, and where warnings go."""
+
+    high_risk: tuple[str, ...]  # account names
+    directory: tuple[Identity, ...]  # every account: written to workdir/DIRECTORY
+    webhook_url: str  # on loopback
+    webhook_secret: str  # whsec_...
+
+
+ROUTES = (  # the platform's routes, as its operator names them to the edge
+    ("profile", "/users/{name}"),
+    ("post", "/users/{name}/posts/{id}"),
+    ("home", "/"),
+    ("search", "/search"),
+    ("login", "/login"),
+    ("reset", "/password/reset"),
+    ("lookup", "/account/lookup"),
+    ("api", "/api/{rest*}"),
+    ("sms", "/sms/inbound"),
+)
+_AUTH_ROUTES = (  # route, kind, form field naming the account
+    ("login", "login", "user"),
+    ("reset", "password_reset", "email"),
+    ("lookup", "recovery_lookup", "identifier"),
+)
+
+
+def accounts_section(accounts: EdgeAccounts, workdir: Path, secret: str) -> dict[str, Any]:
+    """The edge's [accounts] for the platform: its auth routes, high-risk accounts, directory."""
+    return {
+        "enabled": True,
+        "secret": secret,
+        "step_up": "header",  # the app asks for its own one-time code
+        "high_risk": list(accounts.high_risk),
+        "directory": str(workdir / DIRECTORY),
+        "routes": [
+            {"route": r, "kind": k, "account_field": f, "result_header": "X-Auth-Result"}
+            for r, k, f in _AUTH_ROUTES
+        ],
+        "warnings": {
+            "webhooks": [{"url": accounts.webhook_url, "secret": accounts.webhook_secret}],
+            "log": False,
+            "site_name": "microblog",
+        },
+    }
+
+
+def write_directory(path: Path, people: Sequence[Identity]) -> None:
+    """CSV rows of name,email,phone (no header): how the edge ties an account's names."""
+    path.write_text("".join(f"{i.name},{i.email},{i.phone}\n" for i in people), encoding="utf-8")
+
+
 def edge_config(
-    port: int, origin_port: int, gateway: str, workdir: Path, secrets: LabSecrets = DEFAULT_SECRETS
+    port: int,
+    origin_port: int,
+    gateway: str,
+    workdir: Path,
+    secrets: LabSecrets = DEFAULT_SECRETS,
+    accounts: EdgeAccounts | None = None,
 ) -> dict[str, Any]:
     """seawall's defaults plus what any operator of this platform would declare."""
-    return {
+    config = {
         "listeners": [{"address": f"{LOOPBACK}:{port}", "proxy_protocol": True}],
         "origins": [{"url": f"http://{LOOPBACK}:{origin_port}"}],
         "admin": {"listen": ""},
         "log": {"access_log": str(workdir / "access.log")},
         "store": {"path": str(workdir / INCIDENTS_DB)},
         "challenge": {"secret": secrets.challenge},
-        "routes": [
-            {"name": "profile", "pattern": "/users/{name}"},
-            {"name": "post", "pattern": "/users/{name}/posts/{id}"},
-            {"name": "home", "pattern": "/"},
-            {"name": "search", "pattern": "/search"},
-            {"name": "login", "pattern": "/login"},
-            {"name": "reset", "pattern": "/password/reset"},
-            {"name": "api", "pattern": "/api/{rest*}"},
-            {"name": "sms", "pattern": "/sms/inbound"},
-        ],
+        "routes": [{"name": n, "pattern": p} for n, p in ROUTES],
         "classes": {
             "api_app": {"jwt_keys": [{"alg": "HS256", "secret": secrets.app_jwt}]},
             "gateways": [
@@ -139,6 +201,9 @@ def edge_config(
             "user": {"cookie": "session", "mode": "signed", "secret": secrets.session},
         },
     }
+    if accounts is not None:
+        config["accounts"] = accounts_section(accounts, workdir, secrets.accounts)
+    return config
 
 
 def _tail(path: Path | None) -> str:
@@ -176,14 +241,41 @@ def _spawn_edge(workdir: Path, config: dict[str, Any]) -> subprocess.Popen[bytes
         )
 
 
+def read_campaigns(db: Path, limit: int = MAX_CAMPAIGNS) -> list[dict[str, Any]]:
+    """The account campaigns in the edge's store, each with its accounts; [] when the
+    store has none (or this seawall has no account protection)."""
+    try:
+        from seawall.store.accounts import AccountStore  # noqa: PLC0415
+    except ImportError:
+        return []
+    if not db.exists():
+        return []
+    store = AccountStore(str(db))
+    try:
+        found = store.campaigns(limit=limit)
+        return [c if "accounts" in c else (store.campaign(str(c["id"])) or c) for c in found]
+    except (sqlite3.DatabaseError, ConfigError):
+        return []
+    finally:
+        store.close()
+
+
 @contextlib.asynccontextmanager
 async def seawall_edge(
-    origin_port: int, gateway: str, incidents: list[dict[str, Any]] | None = None
+    origin_port: int,
+    gateway: str,
+    incidents: list[dict[str, Any]] | None = None,
+    accounts: EdgeAccounts | None = None,
+    campaigns: list[dict[str, Any]] | None = None,
 ) -> AsyncIterator[Target]:
-    """The edge in its own process; once it stops, its incidents are read into `incidents`."""
+    """The edge in its own process; once it stops, its incidents are read into `incidents`
+    and, with `accounts`, its account campaigns into `campaigns`."""
     with tempfile.TemporaryDirectory(prefix="seawall-lab-") as tmp:
         workdir, port = Path(tmp), free_port()
-        proc = _spawn_edge(workdir, edge_config(port, origin_port, gateway, workdir))
+        if accounts is not None:
+            write_directory(workdir / DIRECTORY, accounts.directory)
+        config = edge_config(port, origin_port, gateway, workdir, accounts=accounts)
+        proc = _spawn_edge(workdir, config)
         try:
             await _wait_port(port, proc, "the seawall edge", workdir / "edge.err")
             yield Target(LOOPBACK, port, Presentation.PROXY_V2)
@@ -193,6 +285,8 @@ async def seawall_edge(
                 store = IncidentStore(str(workdir / INCIDENTS_DB))
                 incidents.extend(store.get(i["id"]) or i for i in reversed(store.list()))
                 store.close()
+            if accounts is not None and campaigns is not None:
+                campaigns.extend(read_campaigns(workdir / INCIDENTS_DB))
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
@@ -207,11 +301,17 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 @contextlib.asynccontextmanager
 async def protection(
-    name: str, origin_port: int, gateway: str, incidents: list[dict[str, Any]] | None = None
+    name: str,
+    origin_port: int,
+    gateway: str,
+    incidents: list[dict[str, Any]] | None = None,
+    accounts: EdgeAccounts | None = None,
+    campaigns: list[dict[str, Any]] | None = None,
 ) -> AsyncIterator[Target]:
     """The target lab clients connect to, with `name` in front of the origin.
 
-    seawall's incidents, as its store kept them, are added to `incidents` at the end.
+    seawall's incidents, as its store kept them, are added to `incidents` at the end, and
+    with `accounts` (seawall's account protection switched on) its campaigns to `campaigns`.
     """
     if name == "none":
         yield Target(LOOPBACK, origin_port, Presentation.REAL_IP_HEADER)
@@ -222,7 +322,7 @@ async def protection(
         finally:
             await running.stop()
     elif name == "seawall":
-        async with seawall_edge(origin_port, gateway, incidents) as target:
+        async with seawall_edge(origin_port, gateway, incidents, accounts, campaigns) as target:
             yield target
     else:
         raise ValueError(f"unknown protection {name!r}; known: {', '.join(PROTECTIONS)}")

@@ -5,7 +5,9 @@ ASN), keeps which class each belongs to, and gives the traffic processes only th
 addresses they must send from. It starts the origin (which measures its capacity), the
 protection, and the traffic processes, then, every second, reads the origin's arrivals per
 address and credits them to the classes by those labels. That is how `none` and every other
-protection are measured the same way: by what reached the origin.
+protection are measured the same way: by what reached the origin. A scenario with account
+traffic also gets an `AccountWatch`: the webhook receiver the edge warns through, and the
+scorecard's `accounts` object from what the edge reported.
 """
 
 from __future__ import annotations
@@ -28,11 +30,13 @@ from seawall.lab.addresses import Labels
 from seawall.lab.procs import OriginProcess, protection
 from seawall.lab.scenarios import Scenario
 from seawall.lab.scorecard import Scorecard
+from seawall.lab.siege_watch import AccountWatch
 from seawall.lab.worker import Message, WorkerPlan, worker_main
 
 POLL_S = 1.0
 START_DELAY_S = 1.5  # lets every traffic process come up before the scenario clock starts
 WORKER_GRACE_S = 25.0
+SETTLE_S = 3.0  # after the traffic, for the edge's last warnings to be delivered
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +74,7 @@ class _Collect:
     floods: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     slow: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    accounts: Counter[str] = field(default_factory=Counter)
     done: set[int] = field(default_factory=set)
     last_addresses: dict[str, int] = field(default_factory=dict)
 
@@ -87,6 +92,8 @@ class _Collect:
             self.slow.append(payload)
         elif kind == "error":
             self.errors.append(str(payload))
+        elif kind == "accounts":
+            self.accounts.update(payload)
         elif kind == "done":
             self.done.add(index)
 
@@ -162,26 +169,49 @@ async def _collect(
             p.kill()
 
 
+def account_watch(scenario: Scenario, seed: int) -> AccountWatch | None:
+    """The run's `AccountWatch`, for a scenario with account traffic."""
+    if scenario.siege is None:
+        return None
+    return AccountWatch(*lab_plan.siege_accounts(scenario, seed))
+
+
 async def run(
     opts: RunOptions,
     on_tick: Callable[[LiveView], None] = lambda _: None,
     on_ready: Callable[[float], None] = lambda _: None,
 ) -> dict[str, Any]:
     """Runs the scenario and returns the scorecard dict (with the lab's extras)."""
-    origin = await OriginProcess(opts.seed).start()
+    siege, watch = opts.scenario.siege, account_watch(opts.scenario, opts.seed)
+    # The site's dataset is SITE_SEED's in every run: the traffic signs in with its passwords.
+    quiet = siege.quiet_accounts if siege is not None else 0
+    origin = await OriginProcess(lab_plan.SITE_SEED, quiet_users=quiet).start()
     try:
         on_ready(origin.capacity)
         drawn = lab_plan.draw_addresses(opts.scenario, opts.seed)
         incidents: list[dict[str, Any]] = []
-        async with protection(opts.protection, origin.port, drawn.sms, incidents) as target:
+        async with contextlib.AsyncExitStack() as stack:
+            edge_accounts = None
+            if watch is not None:
+                edge_accounts = await stack.enter_async_context(watch.receiving())
+            campaigns = watch.campaigns if watch is not None else None
+            target = await stack.enter_async_context(
+                protection(
+                    opts.protection, origin.port, drawn.sms, incidents, edge_accounts, campaigns
+                )
+            )
             plans = lab_plan.worker_plans(
                 opts, drawn, target, origin.capacity, time.time() + START_DELAY_S
             )
             c = _Collect(Scorecard(random.Random(opts.seed)), drawn.labels, LiveView())
             await _collect(opts, plans, origin, c, on_tick)
+            if watch is not None and opts.protection == "seawall":
+                await asyncio.sleep(SETTLE_S)
     finally:
         with contextlib.suppress(Exception):
             await asyncio.to_thread(origin.stop)
     res = lab_plan.result(opts, c.card, c, drawn, origin.capacity)
     res["incidents"] = incidents
+    if watch is not None:
+        res["accounts"] = watch.score(c.accounts)
     return res

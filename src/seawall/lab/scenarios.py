@@ -2,7 +2,9 @@
 
 Times are shares of the run's duration, so `--duration` shortens a scenario without
 changing its shape; rates stay as they are. Flood rates are multiples of the origin's
-measured capacity. A new scenario is a new `Scenario(...)` in `SCENARIOS`.
+measured capacity. A new scenario is a new `Scenario(...)` in `SCENARIOS`. A scenario with
+a `Siege` adds account traffic: many people signing in, and a few accounts' owners, while
+its `ACCOUNT_SIEGE` wave guesses those few accounts' passwords and harvests their details.
 """
 
 from __future__ import annotations
@@ -21,11 +23,14 @@ class WaveKind(StrEnum):
     SLOWLORIS = "slowloris"  # slow attacks: connections per address x addresses
     SLOW_POST = "slow_post"
     SLOW_READ = "slow_read"
+    ACCOUNT_SIEGE = "account_siege"  # password guesses per second, from the whole botnet
 
 
 SLOW_KINDS = frozenset({WaveKind.SLOWLORIS, WaveKind.SLOW_POST, WaveKind.SLOW_READ})
 FLOOD_KINDS = frozenset({WaveKind.BOTNET, WaveKind.ADAPTIVE_BOT})
+COUNTED_KINDS = FLOOD_KINDS | {WaveKind.ACCOUNT_SIEGE}  # requests counted per second, not each
 LEGIT_CLASSES = ("browser", "api_app", "sms_gateway", "flash_crowd")
+ACCOUNT_CLASSES = ("account_user", "account_owner")  # legitimate too: a Siege's people
 
 
 def class_of(kind: WaveKind) -> str:
@@ -59,6 +64,40 @@ class Wave:
 
 
 @dataclass(frozen=True, slots=True)
+class Siege:
+    """Account traffic: people signing in all run long, and the owners of the targets."""
+
+    sign_in_rate: float  # sign-ins (one person each, a distinct account) started per second
+    quiet_accounts: int  # accounts that only sign in, on top of the posting users
+    user_addresses: int  # one per person...
+    nat_addresses: int  # ...but for a share of them behind carrier NAT, shared
+    nat_share: float
+    targeted: int = 12  # high-risk accounts the campaign goes after (posting users)
+    owner_addresses: int = 2  # each owner signs in from home and from a phone
+    owner_every_s: tuple[float, float] = (10.0, 20.0)
+    owner_budget_s: float = 15.0  # an owner's sign-in counts only if done within this
+    harvest_rate: float = 4.0  # recovery lookups per second, from the same botnet
+    made_up: int = 400  # identifiers on the harvesters' list besides the targets'
+    made_up_registered: float = 0.05  # share of that list that happens to be registered
+    aim: tuple[int, int] = (3, 6)  # how many of the targets each bot address tries
+    # targets whose password is in a breach corpus the botnet holds; it tries the real one
+    # on that share of its guesses at them (a sign-in that works is a takeover)
+    breached: int = 3
+    breach_share: float = 0.05
+
+    def __post_init__(self) -> None:
+        if not (self.sign_in_rate > 0 and self.harvest_rate > 0 and 0 <= self.nat_share < 1):
+            raise ValueError("siege: rates must be positive and nat_share in [0, 1)")
+        if min(self.user_addresses, self.nat_addresses, self.targeted, self.owner_addresses) < 1:
+            raise ValueError("siege: address pools and targets must be positive")
+        low, high = self.aim
+        if not 1 <= low <= high <= self.targeted or self.owner_every_s[0] <= 0:
+            raise ValueError("siege: need 1 <= aim <= targeted and a positive owner interval")
+        if not (0 <= self.breached <= self.targeted and 0 <= self.breach_share <= 1):
+            raise ValueError("siege: breached in [0, targeted] and breach_share in [0, 1]")
+
+
+@dataclass(frozen=True, slots=True)
 class Scenario:
     name: str
     description: str
@@ -69,6 +108,7 @@ class Scenario:
     sms_rate: float  # gateway posts per second
     waves: tuple[Wave, ...] = field(default=())
     legit_mix: str = "world"
+    siege: Siege | None = None
 
     def phases(self, duration_s: float) -> list[tuple[str, float, float]]:
         """(name, start, end) in seconds of every wave, for the chart and the report."""
@@ -163,6 +203,19 @@ SCENARIOS: dict[str, Scenario] = {
                 Wave(WaveKind.SLOW_POST, 0.30, 0.85, 2, 100),
                 Wave(WaveKind.SLOW_READ, 0.30, 0.85, 1, 50),
             ),
+        ),
+        Scenario(
+            "account-siege",
+            "Thousands of people sign in, mistype and reset as on any day, while 400 addresses "
+            "slowly guess the passwords of 12 high-risk accounts and harvest their recovery "
+            "details; the 12 owners keep signing in throughout.",
+            100.0,
+            browsers=10,
+            api_apps=4,
+            api_interval_s=2.0,
+            sms_rate=1.0,
+            waves=(Wave(WaveKind.ACCOUNT_SIEGE, 0.15, 0.95, 14.0, 400, mix="world"),),
+            siege=Siege(36.0, 3_900, 3_700, 40, 0.08),
         ),
     )
 }

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from seawall.lab.account_score import account_problems
+
 LEAK_DIVISOR = 20  # 5%: a second leaks when reached * 20 >= sent
 DEFAULT_RESERVOIR = 100_000
 
@@ -393,4 +395,6 @@ def validate_scorecard(d: Any) -> list[str]:
         p += _class_problems(name, c)
     p += _attack_problems(d["attack"])
     p += _origin_problems(d["origin"])
+    if "accounts" in d:  # scenarios with account traffic only
+        p += account_problems(d["accounts"])
     return p + _timeline_problems(d["timeline"], classes)

@@ -76,6 +76,23 @@ class _Tally:
     throttled: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class Exchange:
+    """One logical request as a client made it: how it ended and the last answer, if any."""
+
+    t: float  # when it began, seconds after the scenario start
+    outcome: ClientOutcome
+    response: Response | None
+    latency_s: float
+    challenged: bool
+    throttled: bool
+
+    def attempt(self, klass: str) -> Attempt:
+        return Attempt(
+            self.t, klass, True, self.outcome, self.latency_s, self.challenged, self.throttled
+        )
+
+
 class Client:
     """One simulated client: an address, a connection, cookies and a policy."""
 
@@ -120,25 +137,20 @@ class Client:
         self, method: str, path: str, headers: list[tuple[str, str]], body: bytes = b""
     ) -> None:
         """One logical request: redirects, retries and challenges included; reported."""
-        t = self.reporter.now()
-        start = time.monotonic()
-        tally = _Tally()
-        outcome = await self._outcome(method, path, headers, body, tally)
-        self.reporter.add(
-            Attempt(
-                t,
-                self.klass,
-                True,
-                outcome,
-                time.monotonic() - start,
-                tally.challenged,
-                tally.throttled,
-            )
-        )
+        self.reporter.add((await self.exchange(method, path, headers, body)).attempt(self.klass))
+
+    async def exchange(
+        self, method: str, path: str, headers: list[tuple[str, str]], body: bytes = b""
+    ) -> Exchange:
+        """One logical request as `fetch` makes it, not reported: for multi-step programs."""
+        t, start, tally = self.reporter.now(), time.monotonic(), _Tally()
+        outcome, r = await self._outcome(method, path, headers, body, tally)
+        latency = time.monotonic() - start
+        return Exchange(t, outcome, r, latency, tally.challenged, tally.throttled)
 
     async def _outcome(
         self, method: str, path: str, headers: list[tuple[str, str]], body: bytes, tally: _Tally
-    ) -> ClientOutcome:
+    ) -> tuple[ClientOutcome, Response | None]:
         retries, wait = self.policy.retries, self.policy.backoff_s
         while True:
             try:
@@ -147,17 +159,17 @@ class Client:
                     r = await self._solve(r, headers, tally)
             except TimeoutError:
                 self._drop()
-                return ClientOutcome.TIMEOUT
+                return ClientOutcome.TIMEOUT, None
             except RequestFailed:
                 self._drop()
                 r = None
             verdict = self._judge(r, tally)
             if verdict is not None:
-                return verdict
+                return verdict, r
             assert r is None or r.status in (429, 503)
             delay = wait if r is None else retry_after_s(r, wait)
             if retries <= 0 or delay > self.policy.max_wait_s:
-                return ClientOutcome.ERROR if r is None else self._refusal(r)
+                return (ClientOutcome.ERROR, None) if r is None else (self._refusal(r), r)
             retries, wait = retries - 1, wait * 2
             await asyncio.sleep(delay * (0.8 + 0.4 * self.rng.random()))
 

@@ -3,8 +3,10 @@
 A run splits its traffic over a few processes, since one Python process can't make the
 flood rates. Each gets a picklable `WorkerPlan`, runs it on uvloop from the shared start
 time `t0` and sends messages to the runner's queue: `("attempts", i, [Attempt...])` every
-half second, `("flood", i, klass, counts)` and `("slow", i, klass, counts)` at the end,
-then `("done", i, None)`, or `("error", i, text)` if it failed.
+half second, `("flood", i, (klass, counts))` and `("slow", i, (klass, counts))` at the end
+(an account siege's botnet reports as a flood does), `("accounts", i, counts)` from a
+process with an account siege's people, then `("done", i, None)`, or `("error", i, text)`
+if it failed.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ import uvloop
 from seawall.lab import traffic as tr
 from seawall.lab.flood import Flood, FloodSpec
 from seawall.lab.origin_data import FAMOUS, generate, password_for
+from seawall.lab.siege import BOT, BotCounts, botnet, people_jobs
+from seawall.lab.siege_plan import BotPlan, PeoplePlan
 from seawall.lab.slow import SlowAttack, SlowKind, run_slow
 from seawall.lab.wire import Target
 
@@ -62,6 +66,8 @@ class WorkerPlan:
     legit: LegitPlan = field(default_factory=LegitPlan)
     floods: tuple[FloodSpec, ...] = ()
     slow: tuple[SlowPlan, ...] = ()
+    people: PeoplePlan | None = None  # an account siege's people and owners
+    bots: BotPlan | None = None  # an account siege's botnet
 
 
 def site_for(seed: int) -> tr.Site:
@@ -138,12 +144,48 @@ async def _report(rep: tr.Reporter, queue: Queue[Message], index: int) -> None:
             queue.put(("attempts", index, batch))
 
 
+def _people(
+    plan: WorkerPlan, rep: tr.Reporter, counts: Counter[str]
+) -> list[Coroutine[Any, Any, None]]:
+    if plan.people is None:
+        return []
+    until, rng = plan.t0 + plan.duration_s, random.Random(plan.seed + 1)
+    return people_jobs(plan.people, plan.target, rep, plan.site_seed, until, rng, counts)
+
+
+def _siege_reports(
+    plan: WorkerPlan, queue: Queue[Message], bots: asyncio.Task[None] | None, c: _SiegeCounts
+) -> None:
+    if bots is not None:
+        if not bots.cancelled() and bots.done() and (exc := bots.exception()) is not None:
+            queue.put(("error", plan.index, f"account siege bots: {exc!r}"))
+        queue.put(("flood", plan.index, (BOT, plain(c.bots) | {"done": bots.done()})))
+    if plan.bots is not None:  # takeovers belong with the accounts' figures
+        c.people["breached_tries"] += c.bots.breached_tries
+        c.people["takeovers"] += c.bots.takeovers
+    if plan.people is not None or plan.bots is not None:
+        queue.put(("accounts", plan.index, dict(c.people)))
+
+
+@dataclass(slots=True)
+class _SiegeCounts:
+    people: Counter[str] = field(default_factory=Counter)
+    bots: BotCounts = field(default_factory=BotCounts)
+
+
+def _botnet(plan: WorkerPlan, counts: BotCounts) -> asyncio.Task[None] | None:
+    if plan.bots is None:
+        return None
+    job = botnet(plan.bots, plan.target, plan.t0, plan.seed, counts)
+    return asyncio.create_task(job, name="lab-siege-bots")
+
+
 async def run_plan(plan: WorkerPlan, queue: Queue[Message]) -> None:
-    rep = tr.Reporter(plan.t0)
+    rep, siege = tr.Reporter(plan.t0), _SiegeCounts()
     reporter = asyncio.create_task(_report(rep, queue, plan.index), name="lab-report")
-    jobs = [
-        asyncio.create_task(j, name=f"lab-legit-{i}") for i, j in enumerate(_legit_tasks(plan, rep))
-    ]
+    legit = _legit_tasks(plan, rep) + _people(plan, rep, siege.people)
+    jobs = [asyncio.create_task(j, name=f"lab-legit-{i}") for i, j in enumerate(legit)]
+    bots = _botnet(plan, siege.bots)
     floods = [
         Flood(f, plan.target, plan.t0, plan.seed * 1000 + i) for i, f in enumerate(plan.floods)
     ]
@@ -154,7 +196,7 @@ async def run_plan(plan: WorkerPlan, queue: Queue[Message]) -> None:
         asyncio.create_task(_slow(plan, s), name=f"lab-slow-{i}") for i, s in enumerate(plan.slow)
     ]
     grace = plan.t0 + plan.duration_s + 15.0 - time.time()
-    everything = [*jobs, *flood_tasks, *slow_tasks]
+    everything = [*jobs, *flood_tasks, *slow_tasks, *([bots] if bots else [])]
     if everything:
         _, late = await asyncio.wait(everything, timeout=max(1.0, grace))
         for task in late:
@@ -167,6 +209,7 @@ async def run_plan(plan: WorkerPlan, queue: Queue[Message]) -> None:
         queue.put(("attempts", plan.index, batch))
     for f, task in zip(floods, flood_tasks, strict=True):
         queue.put(("flood", plan.index, (f.spec.klass, plain(f.counts) | {"done": task.done()})))
+    _siege_reports(plan, queue, bots, siege)
     for s, task in zip(plan.slow, slow_tasks, strict=True):
         if task.cancelled():
             queue.put(("error", plan.index, f"{s.kind}: did not end within the grace"))
