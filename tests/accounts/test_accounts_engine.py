@@ -185,3 +185,37 @@ def test_an_owner_who_mistyped_before_signing_in_is_let_off_the_throttle() -> No
     later = [eng.tick(START + 41 + i, START + 41 + i) for i in range(1, 8)]
     resent = [r for t in later for r in t.delta.add if r.id.endswith("-throttle")]
     assert resent and f"{home}/32" not in resent[-1].match.cidrs
+
+
+def test_an_address_that_only_failed_the_second_factor_is_never_throttled() -> None:
+    eng = engine()
+    phone, guesser = "192.0.2.99", "192.0.2.98"
+    mine = [
+        AuthEvent(
+            f"m{k}",
+            START + 20 + k,
+            EventKind.MFA_FAILED,
+            TARGETS[0],
+            phone,
+            "192.0.2.0/24",
+            result=Result.FAILED,
+        )
+        for k in range(3)
+    ]
+    wrong = AuthEvent(
+        "w",
+        START + 21,
+        EventKind.LOGIN_FAILED,
+        TARGETS[0],
+        guesser,
+        "192.0.2.0/24",
+        result=Result.FAILED,
+    )
+    ticks = run(eng, [*siege(8, 480, START, 0.25), *mine, wrong], 40)
+    (rule,) = [
+        r
+        for r in ticks[-1].delta.add or eng.out[eng.campaigns()[0].id].values()
+        if r.id.endswith("-throttle")
+    ]  # type: ignore[attr-defined]
+    assert f"{guesser}/32" in rule.match.cidrs  # a wrong password: an attacker
+    assert f"{phone}/32" not in rule.match.cidrs  # knew the password: step-up's business

@@ -311,22 +311,25 @@ def _targeted_groups(findings: Sequence[Finding]) -> list[list[Finding]]:
     """Findings joined by shared accounts; accounts joined by shared sources, prefixes or
     fingerprints of their attackers (only accounts already under attack are joined)."""
     uf = _UnionFind()
-    where: dict[str, set[str]] = {}
+    # each attacker's address, /24 and fingerprint: the first account seen with it
+    seen: tuple[dict[str, str], dict[str, str], dict[str, str]] = ({}, {}, {})
+    links: set[tuple[str, str]] = set()  # few distinct pairs, however many shared keys
     for f in findings:
-        uf.union(f"a:{a}" for a in f.accounts)
-        for s in f.sources:
-            where.setdefault(f"s:{s}", set()).update(f.accounts)
-        for p in f.prefixes:
-            where.setdefault(f"p:{p}", set()).update(f.accounts)
-        for fp in f.fingerprints:  # one tool's header order against several accounts
-            where.setdefault(f"f:{fp}", set()).update(f.accounts)
-    for accounts in where.values():
-        if len(accounts) > 1:
-            uf.union(f"a:{a}" for a in accounts)
+        if not f.accounts:
+            continue
+        first = f.accounts[0]
+        uf.union(f.accounts)
+        for where, keys in zip(seen, (f.sources, f.prefixes, f.fingerprints), strict=True):
+            for key in keys:
+                other = where.setdefault(key, first)
+                if other != first:
+                    links.add((first, other))
+    for pair in links:
+        uf.union(pair)
     out: dict[str, list[Finding]] = {}
     for f in findings:
         if f.accounts:
-            out.setdefault(uf.find(f"a:{f.accounts[0]}"), []).append(f)
+            out.setdefault(uf.find(f.accounts[0]), []).append(f)
     return list(out.values())
 
 

@@ -10,14 +10,14 @@ changed or is about to expire.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import msgspec
 
 from seawall.accounts.campaigns import BookSettings, CampaignBook
 from seawall.accounts.detectors import AccountDetector, build_detectors, scaled
-from seawall.accounts.events import SUCCESSES, AuthEvent, Campaign, Finding, Result
+from seawall.accounts.events import SUCCESSES, AuthEvent, Campaign, EventKind, Finding, Result
 from seawall.accounts.ident import Directory
 from seawall.accounts.responses import ResponseSettings, rules_for
 from seawall.config.schema import Config
@@ -25,6 +25,13 @@ from seawall.core.rules import Rule, RulesetDelta
 
 MAX_SEEN_IDS = 200_000  # app event ids remembered for idempotency within a process
 RESEND = 5.0  # seconds between re-sends of a rule whose match grew
+SIGNED_IN, PASSWORD_FAILED, CODE_FAILED = 1, 2, 4  # what an address did on an account
+_PAIR_FLAGS = {
+    EventKind.LOGIN_SUCCEEDED: SIGNED_IN,
+    EventKind.SESSION_CREATED: SIGNED_IN,
+    EventKind.LOGIN_FAILED: PASSWORD_FAILED,
+    EventKind.MFA_FAILED: CODE_FAILED,
+}
 _RECOVERY = frozenset({"password_reset", "recovery_lookup"})
 
 
@@ -89,9 +96,10 @@ class AccountEngine:
         self.seen: OrderedDict[str, None] = OrderedDict()
         # identifiers the app said are not registered: looked up, never an account
         self.unregistered: OrderedDict[str, None] = OrderedDict()
-        # (account, address) pairs that signed in: the owner's own places are never
-        # throttled as attackers, even when the owner first failed a step-up there
-        self.signed_in: OrderedDict[tuple[str, str], None] = OrderedDict()
+        # what each (account, address) did: an owner's own places are never throttled as
+        # attackers, nor is an address that only ever failed the second factor (it knew
+        # the password: step-up already stops it, and it is most likely the owner)
+        self.pairs: OrderedDict[tuple[str, str], int] = OrderedDict()
         self.events = 0
         self.duplicates = 0
 
@@ -126,12 +134,29 @@ class AccountEngine:
                 self.unregistered.popitem(last=False)
         elif ev.result is Result.FOUND or ev.kind in SUCCESSES:
             self.unregistered.pop(ev.account, None)
-            if ev.kind in SUCCESSES and ev.result is not Result.FAILED:
-                pair = (ev.account, ev.source)
-                self.signed_in[pair] = None
-                self.signed_in.move_to_end(pair)
-                if len(self.signed_in) > self.settings.max_keys:
-                    self.signed_in.popitem(last=False)
+        flag = _PAIR_FLAGS.get(ev.kind, 0)
+        if flag and not (flag == SIGNED_IN and ev.result is Result.FAILED):
+            pair = (ev.account, ev.source)
+            self.pairs[pair] = self.pairs.get(pair, 0) | flag
+            self.pairs.move_to_end(pair)
+            if len(self.pairs) > self.settings.max_keys:
+                self.pairs.popitem(last=False)
+
+    def _owners(self, accounts: Sequence[str], sources: Sequence[str]) -> set[str]:
+        """The addresses among `sources` that signed in to one of `accounts`."""
+        pairs = self.pairs
+        return {s for s in sources if any(pairs.get((a, s), 0) & SIGNED_IN for a in accounts)}
+
+    def _spared(self, accounts: Sequence[str], sources: Sequence[str]) -> set[str]:
+        """Owners' addresses, and those that only ever failed the second factor."""
+        out = set()
+        for s in sources:
+            flags = 0
+            for a in accounts:
+                flags |= self.pairs.get((a, s), 0)
+            if flags & SIGNED_IN or flags & (CODE_FAILED | PASSWORD_FAILED) == CODE_FAILED:
+                out.add(s)
+        return out
 
     def findings(self, now: float) -> list[Finding]:
         """What the detectors say now. A harvest's made-up identifiers are nobody's
@@ -154,7 +179,7 @@ class AccountEngine:
             accounts = tuple(a for a in accounts if a not in self.unregistered)
             if not accounts:
                 return None
-        owned = [s for s in f.sources if any((a, s) in self.signed_in for a in accounts)]
+        owned = self._owners(accounts, f.sources)
         if accounts is f.accounts and not owned:
             return f
         sources = tuple(s for s in f.sources if s not in owned) if owned else f.sources
@@ -207,7 +232,7 @@ class AccountEngine:
         mistyped before signing in is never throttled as an attacker."""
         if len(c.accounts) > self.settings.book.small_group:
             return c  # broad: its addresses tried many accounts, none of them their own
-        mine = [s for s in c.top_sources if any((a, s) in self.signed_in for a in c.accounts)]
+        mine = self._spared(c.accounts, c.top_sources)
         if not mine:
             return c
         return msgspec.structs.replace(

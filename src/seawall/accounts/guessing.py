@@ -90,6 +90,8 @@ class DistributedGuessing(Base):
         super().__init__(options, max_keys)
         self.accounts = self.table(_Guesses)
         self.candidates: dict[str, None] = {}
+        # an account's finding while its window, successes, mark and factor stay as they were
+        self.judged: dict[str, tuple[tuple[int, int, bool, float], Finding]] = {}
 
     def _bars(self, high: bool) -> tuple[float, float]:
         if high:
@@ -126,12 +128,17 @@ class DistributedGuessing(Base):
                 g.oks = [e for e in g.oks if e.time >= since]
             if g is None or not self._may_fire(g):
                 del self.candidates[account]
+                self.judged.pop(account, None)
                 continue
             high = account in high_risk
             sources, failures = self._bars(high)
             if len(g.sources) < sources or len(g.events) < failures:
                 continue
-            out.append(self._finding(account, g, sources, high))
+            state = (g.version, len(g.oks), high, self.factor)
+            held = self.judged.get(account)
+            if held is None or held[0] != state:
+                held = self.judged[account] = (state, self._finding(account, g, sources, high))
+            out.append(held[1])
         return out
 
     def _finding(self, account: str, g: _Guesses, bar: float, high: bool) -> Finding:
