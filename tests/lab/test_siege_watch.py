@@ -76,3 +76,19 @@ def test_a_watch_that_heard_nothing_scores_nothing_found() -> None:
     a = AccountWatch(TARGETS, PEOPLE).score({})
     assert (a["campaign_recall"], a["campaign_precision"], a["warned"]) == (0.0, None, 0)
     assert a["webhooks"] == {}
+
+
+def test_warning_times_count_from_the_attacks_start() -> None:
+    from seawall.lab.siege_watch import warning_times
+
+    targets = frozenset({"a", "b"})
+    at = {"a": 1003.24, "b": 1010.0, "x": 1001.0}  # x is no target: not timed
+    assert warning_times(at, targets, 1000.0) == {
+        "first_warning_s": 3.2,
+        "all_targets_warned_s": 10.0,
+    }
+    assert warning_times({"a": 1003.0}, targets, 1000.0)["all_targets_warned_s"] is None
+    assert warning_times(at, targets, None) == {
+        "first_warning_s": None,
+        "all_targets_warned_s": None,
+    }

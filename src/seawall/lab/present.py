@@ -96,6 +96,11 @@ def _accounts_rows(a: Mapping[str, Any]) -> list[tuple[str, str]]:
         ("warning recall", _pct(a["warning_recall"])),
         ("webhooks rejected", str(a["webhooks_rejected"])),
         (
+            "warned after",
+            f"{_secs(a.get('first_warning_s'))} (first), "
+            f"{_secs(a.get('all_targets_warned_s'))} (all targets), from the attack's start",
+        ),
+        (
             "owners signed in",
             f"{_pct(a['owners_signed_in'])} of {a['owner_sign_ins']} "
             f"({a['owner_mfa_prompts']} asked for a code)",
@@ -178,6 +183,10 @@ _ACCOUNT_COMPARE = (
     ("warning_precision", "warning precision"),
     ("owners_signed_in", "owners signed in"),
 )
+
+
+def _secs(v: object) -> str:
+    return f"{v} s" if isinstance(v, int | float) else "-"
 
 
 def markdown_report(card: Mapping[str, Any], chart_name: str) -> str:

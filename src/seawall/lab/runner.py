@@ -213,5 +213,7 @@ async def run(
     res = lab_plan.result(opts, c.card, c, drawn, origin.capacity)
     res["incidents"] = incidents
     if watch is not None:
-        res["accounts"] = watch.score(c.accounts)
+        starts = [p["start_s"] for p in res.get("phases", []) if p["name"] == "account_siege"]
+        begun = plans[0].t0 + starts[0] if starts and plans else None
+        res["accounts"] = watch.score(c.accounts, begun)
     return res

@@ -46,9 +46,9 @@ class AccountWatch:
         finally:
             await self.receiver.stop()
 
-    def score(self, counts: Mapping[str, int]) -> dict[str, Any]:
+    def score(self, counts: Mapping[str, int], siege_start: float | None = None) -> dict[str, Any]:
         """The scorecard's `accounts` object, with the receiver's own tallies under
-        `webhooks`."""
+        `webhooks`; `siege_start` (epoch s) times the warnings from the attack's start."""
         got = self.receiver.deliveries if self.receiver is not None else None
         warned = list(got.warned) if got is not None else []
         rejected = got.rejected if got is not None else 0
@@ -56,4 +56,18 @@ class AccountWatch:
         registered = {hasher(i.name) for i in self.directory}
         out = account_scores(targets, self.campaigns, warned, rejected, counts, registered)
         out["webhooks"] = got.summary() if got is not None else {}
+        at = got.warned_at if got is not None else {}
+        out.update(warning_times(at, targets, siege_start))
         return out
+
+
+def warning_times(
+    warned_at: Mapping[str, float], targets: frozenset[str], start: float | None
+) -> dict[str, float | None]:
+    """Seconds from the attack's start to the first warning, and to the last target's."""
+    times = [t - start for a, t in warned_at.items() if a in targets] if start else []
+    every = start is not None and bool(targets) and targets <= set(warned_at)
+    return {
+        "first_warning_s": round(min(times), 1) if times else None,
+        "all_targets_warned_s": round(max(times), 1) if every and times else None,
+    }

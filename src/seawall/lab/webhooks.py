@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import secrets
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +37,7 @@ class Deliveries:
     """What arrived: verified warnings by account, digests, and what was refused."""
 
     warned: dict[str, set[str]] = field(default_factory=dict)  # account hash -> campaign ids
+    warned_at: dict[str, float] = field(default_factory=dict)  # account hash -> first, epoch s
     warnings: int = 0
     digests: int = 0
     other: int = 0  # verified, of a type the lab does not score
@@ -44,8 +46,8 @@ class Deliveries:
     dropped: int = 0  # past the cap
     seen_ids: set[str] = field(default_factory=set)
 
-    def take(self, msg_id: str, payload: Any, cap: int) -> None:
-        """One verified delivery."""
+    def take(self, msg_id: str, payload: Any, cap: int, at: float = 0.0) -> None:
+        """One verified delivery, arrived at `at` (epoch seconds)."""
         if msg_id in self.seen_ids:
             self.duplicates += 1
             return
@@ -61,6 +63,7 @@ class Deliveries:
             self.warnings += 1
             if data["account"] in self.warned or len(self.warned) < cap:
                 self.warned.setdefault(data["account"], set()).add(str(data.get("campaign", "")))
+                self.warned_at.setdefault(data["account"], at)
             else:
                 self.dropped += 1
         else:
@@ -108,7 +111,7 @@ class WebhookReceiver:
         except self._refusals:
             self.deliveries.rejected += 1
             return web.Response(status=401, text="signature rejected\n")
-        self.deliveries.take(headers.get("webhook-id", ""), payload, self.cap)
+        self.deliveries.take(headers.get("webhook-id", ""), payload, self.cap, time.time())
         return web.Response(status=204)
 
     async def start(self) -> str:
