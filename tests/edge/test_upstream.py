@@ -55,6 +55,19 @@ def connected(p: OriginPool) -> tuple[UpstreamConnection, FakeTransport]:
 # ---- OriginPool ------------------------------------------------------------------------------
 
 
+def test_a_connection_handed_back_after_the_pool_closed_is_closed_not_kept() -> None:
+    """A connect that finished as the worker stopped (asyncio's wait_for may return a
+    result though cancelled) must not stay open: the loop would never close."""
+    p = pool()
+    kept, _ = connected(p)
+    p.give_back(kept)
+    p.close()
+    assert kept.closed and p.idle == []
+    late, t = connected(p)
+    p.give_back(late)
+    assert late.closed and t.closed and p.idle == []
+
+
 def test_pool_reads_the_origin() -> None:
     p = pool(7, "http://origin.internal:8000")
     assert (p.host, p.port, p.max_idle) == ("origin.internal", 8000, 7)

@@ -326,6 +326,7 @@ class OriginPool:
         self.name = f"{self.host}:{self.port}"
         self.health = OriginHealth()
         self.inflight = 0  # exchanges bound to this origin's connections now
+        self.closing = False  # the worker stops: nothing goes back to the pool
 
     def take(self) -> UpstreamConnection | None:
         while self.idle:
@@ -347,7 +348,9 @@ class OriginPool:
         return proto
 
     def give_back(self, up: UpstreamConnection) -> None:
-        if len(self.idle) < self.max_idle:
+        # a connect that finished as the worker stopped must not outlive it (asyncio's
+        # wait_for can hand back a result though cancelled), or the loop never closes
+        if not self.closing and len(self.idle) < self.max_idle:
             self.idle.append(up)
         else:
             up.close()
@@ -357,6 +360,7 @@ class OriginPool:
             self.idle.remove(up)
 
     def close(self) -> None:
+        self.closing = True
         for up in list(self.idle):
             up.close()
         self.idle.clear()
