@@ -65,12 +65,6 @@ class _UnionFind:
             if r != root:
                 self.parent[r] = root
 
-    def groups(self) -> list[list[str]]:
-        out: dict[str, list[str]] = {}
-        for x in self.parent:
-            out.setdefault(self.find(x), []).append(x)
-        return list(out.values())
-
 
 @dataclass(slots=True)
 class _Open:
@@ -145,6 +139,12 @@ def _bounded(counter: Counter[Any], items: Iterable[Any], weight: int) -> None:
     for x in items:
         if x in counter or len(counter) < _MAX_TRACKED:
             counter[x] += max(1, weight)
+
+
+def _bounded_merge(mine: Counter[Any], theirs: Counter[Any]) -> None:
+    for x, n in theirs.items():
+        if x in mine or len(mine) < _MAX_TRACKED:
+            mine[x] += n
 
 
 def _confidence(findings: Sequence[Finding], accounts: int) -> float:
@@ -237,16 +237,17 @@ class CampaignBook:
             (into.asns, other.asns),
             (into.fingerprints, other.fingerprints),
         ):
-            _bounded(mine, theirs, 1)
+            _bounded_merge(mine, theirs)
         for k, v in other.evidence.items():
             into.evidence[k] = max(into.evidence.get(k, 0.0), v)
         into.harvesting |= other.harvesting
         into.flagged |= other.flagged
         into.decision = into.decision or other.decision
-        self._forget(other)
+        del self.open[other.id]
         for index in (self.by_account, self.by_source):
-            for k in [k for k in other.accounts if index.get(k) == other.id]:
-                index[k] = into.id
+            for k, cid in index.items():
+                if cid == other.id:
+                    index[k] = into.id
         other.state = f"merged:{into.id}"
         self.merged.append(other.view(self.high_risk))
 
@@ -254,14 +255,14 @@ class CampaignBook:
         """A claim about an attacker already in a targeted campaign is more of what that
         campaign did (its enumeration, its stuffing), not a campaign of its own."""
         for src in f.sources:
-            cid = self.by_source_targeted(src)
+            cid = self._targeted_with(src)
             if cid is not None:
                 camp = self.open[cid]
                 camp.absorb_attacker(f)
                 return cid
         return None
 
-    def by_source_targeted(self, source: str) -> str | None:
+    def _targeted_with(self, source: str) -> str | None:
         for camp in self.open.values():
             if camp.kind == TARGETED and source in camp.sources:
                 return camp.id

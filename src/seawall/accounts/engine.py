@@ -26,6 +26,12 @@ from seawall.core.rules import Rule, RulesetDelta
 MAX_SEEN_IDS = 200_000  # app event ids remembered for idempotency within a process
 RESEND = 5.0  # seconds between re-sends of a rule whose match grew
 SIGNED_IN, PASSWORD_FAILED, CODE_FAILED = 1, 2, 4  # what an address did on an account
+
+
+def _spared(flags: int) -> bool:
+    return bool(flags & SIGNED_IN) or flags & (CODE_FAILED | PASSWORD_FAILED) == CODE_FAILED
+
+
 _PAIR_FLAGS = {
     EventKind.LOGIN_SUCCEEDED: SIGNED_IN,
     EventKind.SESSION_CREATED: SIGNED_IN,
@@ -142,21 +148,20 @@ class AccountEngine:
             if len(self.pairs) > self.settings.max_keys:
                 self.pairs.popitem(last=False)
 
+    def _flags(self, accounts: Sequence[str], source: str) -> int:
+        """What `source` did on any of `accounts` (SIGNED_IN, PASSWORD_FAILED, CODE_FAILED)."""
+        flags = 0
+        for a in accounts:
+            flags |= self.pairs.get((a, source), 0)
+        return flags
+
     def _owners(self, accounts: Sequence[str], sources: Sequence[str]) -> set[str]:
         """The addresses among `sources` that signed in to one of `accounts`."""
-        pairs = self.pairs
-        return {s for s in sources if any(pairs.get((a, s), 0) & SIGNED_IN for a in accounts)}
+        return {s for s in sources if self._flags(accounts, s) & SIGNED_IN}
 
     def _spared(self, accounts: Sequence[str], sources: Sequence[str]) -> set[str]:
         """Owners' addresses, and those that only ever failed the second factor."""
-        out = set()
-        for s in sources:
-            flags = 0
-            for a in accounts:
-                flags |= self.pairs.get((a, s), 0)
-            if flags & SIGNED_IN or flags & (CODE_FAILED | PASSWORD_FAILED) == CODE_FAILED:
-                out.add(s)
-        return out
+        return {s for s in sources if _spared(self._flags(accounts, s))}
 
     def findings(self, now: float) -> list[Finding]:
         """What the detectors say now. A harvest's made-up identifiers are nobody's

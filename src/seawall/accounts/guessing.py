@@ -17,6 +17,7 @@ common passwords tried against many accounts, slowly, to stay under lockout).
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import ClassVar
 
@@ -163,7 +164,7 @@ class DistributedGuessing(Base):
         return seen.finding(self.name, f"account:{account}", g, confidence, evidence)
 
 
-class _Broad(Base):
+class _Broad(Base, ABC):
     """Keys of several families, each in its own table; candidates are re-judged per tick."""
 
     FAMILIES: ClassVar[tuple[str, ...]] = ("source", "prefix", "fingerprint")
@@ -177,12 +178,13 @@ class _Broad(Base):
         # a key's judgement while its window and the factor stay as they were
         self.judged: dict[tuple[str, str], tuple[int, float, Finding | None]] = {}
 
+    @abstractmethod
     def low(self, family: str) -> float:
         """Distinct failing accounts below which a key cannot fire."""
-        raise NotImplementedError
 
+    @abstractmethod
     def judge(self, family: str, value: str, w: _Attempts) -> Finding | None:
-        raise NotImplementedError
+        """The key's finding, or None when its attempts do not fit the pattern."""
 
     def value(self, ev: AuthEvent, family: str) -> str:
         return str(getattr(ev, family))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -84,8 +85,6 @@ class Webhook(Section):
     @field_validator("secret")
     @classmethod
     def _secret(cls, v: str) -> str:
-        import base64  # noqa: PLC0415
-
         raw = v.removeprefix("whsec_")
         try:
             key = base64.b64decode(raw, validate=True)

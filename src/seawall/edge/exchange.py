@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from seawall.core.admission import Ticket
-from seawall.core.auth import EventKind, Result
 from seawall.core.cache import Entry, Freshness
 from seawall.core.facts import RequestFacts
 from seawall.core.verdict import Verdict
@@ -18,7 +17,6 @@ class Exchange:
 
     __slots__ = (
         "auth",
-        "auth_result",
         "auth_wait",
         "body",
         "body_bytes",
@@ -104,7 +102,6 @@ class Exchange:
         self.stale: Entry | None = None  # a stale copy to serve if the origin fails
         self.auth: AuthSpec | None = None  # a watched auth route: an event when it ends
         self.auth_wait = False  # reading the body for the account before deciding
-        self.auth_result: tuple[EventKind, Result] | None = None  # how the origin said it ended
         self.swallow = False  # the client got a uniform answer: the origin's body is read, unsent
 
     @property

@@ -150,11 +150,12 @@ def upstream_head(
     parts = [method, b" ", target, b" HTTP/1.1\r\n"]
     if "host" not in head.headers:  # HTTP/1.0 clients may omit it; HTTP/1.1 origins need it
         parts += (b"Host: ", default_host, b"\r\n")
-    drop = head.drop | drop_more if drop_more else head.drop
+    drop = head.drop
     for name, value in raw:
         lname = name.lower()
-        if lname not in _DROP and (not drop or lname not in drop):
-            parts += (name, b": ", value, b"\r\n")
+        if lname in _DROP or (drop and lname in drop) or (drop_more and lname in drop_more):
+            continue
+        parts += (name, b": ", value, b"\r\n")
     if head.chunked:
         parts.append(b"Transfer-Encoding: chunked\r\n")
     elif head.content_length is not None:

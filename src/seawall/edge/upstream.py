@@ -252,12 +252,11 @@ class UpstreamConnection(asyncio.Protocol):
         """How a watched attempt ended, as an event now (the client may leave before the
         body ends); the app's result header goes before anything (cache included) sees it."""
         assert ex.auth is not None
-        ex.auth_result = outcome(ex.auth, status, self.headers)
+        ended = outcome(ex.auth, status, self.headers)
         if watch.strip:
             self.headers = [(n, v) for n, v in self.headers if n.lower() not in watch.strip]
-        if ex.auth_result is not None and ex.facts is not None:
-            kind, result = ex.auth_result
-            watch.emit(watch.event(ex.rid, ex.facts, ex.wall, kind, result))
+        if ended is not None and ex.facts is not None:
+            watch.emit(watch.event(ex.rid, ex.facts, ex.wall, *ended))
 
     def _framing(self, ex: Exchange, status: int) -> bytes:
         length = None
